@@ -1,0 +1,14 @@
+# SE (reduction 16) after conv3 of every bottleneck in stages c3-c5 of an
+# ImageNet-pretrained ResNet-50: the SE parameters start from their own init,
+# the rest of the backbone from torchvision's weights. layer1 is frozen by the
+# base config, so it carries no attention.
+_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmattn'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(plugins=[
+        dict(
+            cfg=dict(type='SE', reduction=16),
+            stages=(False, True, True, True),
+            position='after_conv3')
+    ]))

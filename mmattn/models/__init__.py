@@ -1,0 +1,1 @@
+from . import attention, backbones  # noqa: F401  (registers the models)

@@ -1,0 +1,69 @@
+"""Pairwise (position) attention without the N×M affinity matrix.
+
+Shared by :class:`DAPositionAttention`, :class:`NonLocal` and
+:class:`DMSAUnit`. At detection resolution the affinity of one map is far too
+large to hold (stage 1 of an 800×1333 image: 67,200 positions, an 18 GB float32
+matrix), so the modules call :func:`pairwise_attention`, which never builds it.
+"""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def pairwise_attention(query: Tensor,
+                       key: Tensor,
+                       value: Tensor,
+                       scale: float = 1.0,
+                       chunk_size: Optional[int] = 2048) -> Tensor:
+    """``softmax(scale · Q Kᵀ) V`` row by row, without the (N, M) matrix.
+
+    Args:
+        query (Tensor): (B, N, d).
+        key (Tensor): (B, M, d).
+        value (Tensor): (B, M, dv).
+        scale (float): Multiplier of the dot products (1.0 for DANet and the
+            embedded-Gaussian non-local block, which do not scale).
+        chunk_size (int, optional): Queries per
+            :func:`~torch.nn.functional.scaled_dot_product_attention` call;
+            ``None`` makes one call.
+
+    Returns:
+        Tensor: (B, N, dv).
+
+    Two things keep memory bounded whatever the kernel SDPA picks:
+
+    * q and k are zero-padded to the width of v (or v to theirs). Padding
+      leaves every dot product unchanged, and equal widths are what CPU SDPA
+      needs to use its fused flash kernel; with unequal widths it falls back
+      to the math path, which materialises the full matrix (3 GB at 16,800
+      positions), keeps it for the backward pass when training, and is
+      up to 10× slower when v is narrow (DMSA's few channels per group).
+    * queries go through in chunks, so that even the math path (other devices,
+      unsupported dtypes or sizes) holds at most ``chunk_size × M`` scores
+      per batch element.
+    """
+    width = max(query.size(-1), value.size(-1))
+    # contiguous(): SDPA's fused kernels need a unit stride on the last dim.
+    query, key, value_padded = (
+        F.pad(t, (0, width - t.size(-1))).contiguous()
+        for t in (query, key, value))
+    # The fused CPU kernel only accepts (B, heads, L, E) inputs.
+    query, key, value_padded = (
+        t.unsqueeze(1) for t in (query, key, value_padded))
+    step = query.size(2) if chunk_size is None else chunk_size
+    out = torch.cat([
+        F.scaled_dot_product_attention(
+            query[:, :, start:start + step], key, value_padded, scale=scale)
+        for start in range(0, query.size(2), step)
+    ], dim=2)
+    return out.squeeze(1)[..., :value.size(-1)]
+
+
+def _reference_attention(query: Tensor, key: Tensor, value: Tensor,
+                         scale: float = 1.0) -> Tensor:
+    """The definition :func:`pairwise_attention` computes, with the full
+    (B, N, M) matrix; for tests and benchmarks only, never for the modules."""
+    attn = torch.softmax(scale * query @ key.transpose(1, 2), dim=-1)
+    return attn @ value

@@ -1,0 +1,125 @@
+"""Convolutional Block Attention Module (Woo et al., "CBAM: Convolutional
+Block Attention Module", ECCV 2018)."""
+import torch
+from mmengine.model import BaseModule, constant_init, kaiming_init
+from torch import Tensor, nn
+
+from mmattn.models.utils import (batch_norm_any_size, check_at_most,
+                                 check_odd_kernels)
+from mmattn.registry import PLUGIN, register
+
+
+@register(PLUGIN)
+class CBAM(BaseModule):
+    """Convolutional Block Attention Module: a channel gate, then a spatial
+    gate.
+
+    Channel gate (paper eq. 2): ``M_c = σ(MLP(AvgPool(F)) + MLP(MaxPool(F)))``
+    with one MLP (C → C/r → C, ReLU between, both layers with bias as in the
+    authors' code) shared by the two pooled descriptors; ``F' = F · M_c``.
+    Spatial gate (eq. 3): ``M_s = σ(f^{k×k}([AvgPool_c(F'); MaxPool_c(F')]))``
+    pooling across channels, ``F'' = F' · M_s``; as in the authors' code the
+    k×k convolution has no bias and is followed by BatchNorm (absent from the
+    paper's equation), and the max map comes first (the order matters only
+    for loading their weights). A module adds ``2·C·⌊C/r⌋ + ⌊C/r⌋ + C``
+    parameters for the channel gate and ``2k² + 2`` for the spatial gate.
+
+    Natural position: ``after_conv3`` of a bottleneck (after bn3, before the
+    residual add), as in the paper's CBAM-ResNets.
+
+    Connectable (DCA): each gate is an extraction and a transform,
+    :meth:`extract_channel` / :meth:`transform_channel` and
+    :meth:`extract_spatial` / :meth:`transform_spatial`; :meth:`forward` fuses
+    them with the input in order. DCA passes on the channel-refined map
+    ``F'`` as channel state and the full output ``F''`` as spatial state.
+
+    Args:
+        in_channels (int): Channels C of the input.
+        reduction (int): Reduction ratio r of the channel MLP. Default: 16.
+        spatial_kernel_size (int): Odd kernel size k of the spatial
+            convolution. Default: 7.
+        channel (bool): Build and apply the channel gate. Default: True.
+        spatial (bool): Build and apply the spatial gate. Default: True.
+        init_cfg (dict, optional): mmengine init config. By default the
+            authors' initialisation: MLP weights PyTorch's default and biases
+            zero, spatial convolution Kaiming normal (fan_out), spatial BN
+            weight and bias zero, so the spatial gate starts at exactly 0.5;
+            :meth:`init_weights` re-applies it after a backbone's own init.
+    """
+
+    _abbr_ = 'cbam'
+
+    def __init__(self,
+                 in_channels: int,
+                 reduction: int = 16,
+                 spatial_kernel_size: int = 7,
+                 channel: bool = True,
+                 spatial: bool = True,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if not (channel or spatial):
+            raise ValueError('CBAM: channel=False, spatial=False is invalid; '
+                             'at least one of the two gates must be enabled.')
+        self.with_channel = channel
+        self.with_spatial = spatial
+        if channel:
+            check_at_most('CBAM', 'reduction', reduction, in_channels,
+                          'in_channels')
+            hidden = in_channels // reduction
+            self.channel_mlp = nn.Sequential(
+                nn.Linear(in_channels, hidden), nn.ReLU(),
+                nn.Linear(hidden, in_channels))
+        if spatial:
+            check_odd_kernels('CBAM', 'spatial_kernel_size',
+                              (spatial_kernel_size, ))
+            self.spatial_conv = nn.Conv2d(
+                2,
+                1,
+                spatial_kernel_size,
+                padding=spatial_kernel_size // 2,
+                bias=False)
+            # The authors' BN settings (momentum 0.01).
+            self.spatial_bn = nn.BatchNorm2d(1, momentum=0.01)
+        self._init_own_weights()
+
+    def _init_own_weights(self) -> None:
+        if self.with_channel:
+            for layer in (self.channel_mlp[0], self.channel_mlp[2]):
+                layer.reset_parameters()
+                nn.init.zeros_(layer.bias)
+        if self.with_spatial:
+            kaiming_init(self.spatial_conv, mode='fan_out')
+            constant_init(self.spatial_bn, 0)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.init_cfg is None:
+            self._init_own_weights()
+
+    def extract_channel(self, x: Tensor) -> Tensor:
+        """Average- and max-pooled descriptors: (B, C, H, W) -> (B, 2, C)."""
+        return torch.stack((x.mean((2, 3)), x.amax((2, 3))), dim=1)
+
+    def transform_channel(self, context: Tensor) -> Tensor:
+        """Channel gate from the pooled descriptors: (B, 2, C) ->
+        (B, C, 1, 1)."""
+        logits = self.channel_mlp(context).sum(1)
+        return logits.sigmoid().reshape(*logits.shape, 1, 1)
+
+    def extract_spatial(self, x: Tensor) -> Tensor:
+        """Channel max and mean maps: (B, C, H, W) -> (B, 2, H, W)."""
+        return torch.cat((x.amax(1, keepdim=True), x.mean(1, keepdim=True)),
+                         dim=1)
+
+    def transform_spatial(self, context: Tensor) -> Tensor:
+        """Spatial gate from the pooled maps: (B, 2, H, W) -> (B, 1, H, W)."""
+        logits = batch_norm_any_size(self.spatial_bn,
+                                     self.spatial_conv(context))
+        return logits.sigmoid()
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.with_channel:
+            x = x * self.transform_channel(self.extract_channel(x))
+        if self.with_spatial:
+            x = x * self.transform_spatial(self.extract_spatial(x))
+        return x

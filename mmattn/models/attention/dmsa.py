@@ -1,0 +1,156 @@
+"""Dual Multi Scale Attention (Sagar, "DMSANet: Dual Multi Scale Attention
+Network", arXiv:2106.08382, 2021; the project's copy is the anonymous
+double-blind submission of the same paper)."""
+import math
+from typing import Optional, Sequence
+
+import torch
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmattn.models.attention.dmsa_unit import SPATIAL_NORMS, DMSAUnit
+from mmattn.models.utils import (check_choice, check_divisible,
+                                 check_odd_kernels, check_positive_int)
+from mmattn.registry import CONV_REPLACEMENT, register
+
+
+@register(CONV_REPLACEMENT)
+class DMSA(BaseModule):
+    """DMSA, the DMSANet replacement of a bottleneck's 3×3 conv (``conv2``;
+    the block's bn2 + ReLU follow it; paper Table 1 and Fig. 3).
+
+    No public code exists; this is mmattn's reading of the paper (see
+    MODULE_SPECS §5): EPSANet's pyramid split attention with DMSANet's dual
+    attention unit between the multi-scale convs and the scale softmax.
+    With S = ``len(kernels)`` scales and C' = ``out_channels / S``:
+
+    * multi-scale split (§3.5, as PSA): ``X_i = Conv(k_i × k_i, G_i)(X)``,
+      every branch over the whole input (as the EPSANet code, see
+      :class:`PSA`), C' channels each, stride on every branch;
+    * ``F_i = DMSAUnit(X_i)`` (§3.1-3.4, eq. 7): channel attention on one
+      half of each of the ``attn_groups`` feature groups, IN-gated position
+      attention on the other, concatenated and shuffled;
+    * ``Z_i = SEWeight(F_i)``: GAP → 1×1 conv C'→h (bias) → ReLU → 1×1 conv
+      h→C' (bias) → sigmoid, h = max(1, C' // se_reduction). The paper's
+      eq. 8 softmaxes a Z_i it does not define; it is the EPSANet equation it
+      copies, whose Z_i is this SEWeight output;
+    * ``att_i = softmax over i of Z_i`` per channel (eq. 8),
+      ``Y_i = F_i ⊙ att_i`` (eq. 9), output ``Cat(Y_0, ..., Y_{S-1})``.
+
+    One DMSAUnit and one SEWeight are shared by the S scales, which are
+    folded into the batch: EPSANet shares its SEWeight the same way, and the
+    paper's point is a lightweight module (a unit per scale would multiply
+    its parameters by S without any hint of it in the paper).
+
+    Parameters: ``Σ_i in·C'·k_i²/G_i + U(C', attn_groups) + 2·C'·h + h + C'``
+    with U the :class:`DMSAUnit` count ``c² + 3c + 2d(c + 1) + 2``,
+    c = C'/(2·attn_groups), d = max(1, c // 8).
+
+    Cost: S·attn_groups position attentions over the H'·W' output
+    positions, O(N²) in time (memory stays bounded, see
+    :func:`~mmattn.models.attention._pairwise.pairwise_attention`). At
+    detection resolution stage 1 dominates the whole backbone.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels; divisible by ``len(kernels)``.
+        stride (int): Stride of every branch conv. Default: 1.
+        kernels (Sequence[int]): Odd kernel size per scale.
+            Default: (3, 5, 7, 9).
+        groups (Sequence[int]): Conv groups per scale; each must divide
+            ``in_channels`` and C'. Default: (1, 4, 8, 16) (EPSANet Small).
+        attn_groups (int): Feature groups G of the dual attention unit; C'
+            must be divisible by 2·G. The paper gives no value. The default
+            4 gives c = 2, 4, 8, 16 channels per half in ResNet-50 stages 1-4
+            (C' = 16 ... 128), the same as shuffle attention's G = 64 on its
+            256 ... 2048 channels, and works down to C' = 8. Default: 4.
+        norm (str): Norm of the unit's spatial gate, ``'IN'`` (the paper),
+            ``'BN'``, ``'GN'`` or ``'none'`` (paper Table 8). Default: 'IN'.
+        se_reduction (int): Reduction of the shared SEWeight. Default: 16.
+        chunk_size (int, optional): Query positions per attention call;
+            ``None`` for one call. Default: 2048.
+        init_cfg (dict, optional): mmengine init config. By default the
+            branch and SEWeight convs get EPSANet's init, weight ~
+            normal(0, sqrt(2 / (k·k·out))) and PyTorch's default bias, and
+            the unit its own (see :class:`DMSAUnit`); :meth:`init_weights`
+            re-applies them so that a backbone's init does not overwrite
+            them.
+    """
+
+    _abbr_ = 'dmsa'
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 stride: int = 1,
+                 kernels: Sequence[int] = (3, 5, 7, 9),
+                 groups: Sequence[int] = (1, 4, 8, 16),
+                 attn_groups: int = 4,
+                 norm: str = 'IN',
+                 se_reduction: int = 16,
+                 chunk_size: Optional[int] = 2048,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        kernels, groups = tuple(kernels), tuple(groups)
+        check_odd_kernels('DMSA', 'kernels', kernels)
+        if len(groups) != len(kernels):
+            raise ValueError(
+                f'DMSA: groups={groups!r} is invalid; it must give one group '
+                f'count per kernel size (len(kernels)={len(kernels)}).')
+        scales = len(kernels)
+        check_divisible('DMSA', 'out_channels', out_channels, scales,
+                        'len(kernels)')
+        branch_channels = out_channels // scales
+        for i, g in enumerate(groups):
+            check_positive_int('DMSA', f'groups[{i}]', g)
+            check_divisible('DMSA', 'in_channels', in_channels, g,
+                            f'groups[{i}]')
+            check_divisible('DMSA', 'out_channels / len(kernels)',
+                            branch_channels, g, f'groups[{i}]')
+        check_positive_int('DMSA', 'stride', stride)
+        check_positive_int('DMSA', 'attn_groups', attn_groups)
+        check_divisible('DMSA', 'out_channels / len(kernels)',
+                        branch_channels, 2 * attn_groups, '2*attn_groups')
+        check_choice('DMSA', 'norm', norm, SPATIAL_NORMS)
+        check_positive_int('DMSA', 'se_reduction', se_reduction)
+        if chunk_size is not None:
+            check_positive_int('DMSA', 'chunk_size', chunk_size)
+
+        self.scales = scales
+        self.branch_channels = branch_channels
+        self.convs = nn.ModuleList(
+            nn.Conv2d(in_channels, branch_channels, k, stride, padding=k // 2,
+                      groups=g, bias=False) for k, g in zip(kernels, groups))
+        self.dual_attention = DMSAUnit(
+            branch_channels, attn_groups, norm=norm, chunk_size=chunk_size)
+        hidden = max(1, branch_channels // se_reduction)
+        self.se_fc1 = nn.Conv2d(branch_channels, hidden, 1)
+        self.se_act = nn.ReLU()
+        self.se_fc2 = nn.Conv2d(hidden, branch_channels, 1)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.init_cfg is None:
+            for conv in (*self.convs, self.se_fc1, self.se_fc2):
+                conv.reset_parameters()
+                fan_out = conv.kernel_size[0] * conv.kernel_size[1] * \
+                    conv.out_channels
+                nn.init.normal_(conv.weight, 0, math.sqrt(2 / fan_out))
+
+    def forward(self, x: Tensor) -> Tensor:
+        feats = torch.cat([conv(x) for conv in self.convs], dim=1)
+        batch, channels, height, width = feats.shape
+        # Scales folded into the batch: the shared unit and SEWeight run
+        # once for all of them.
+        feats = self.dual_attention(
+            feats.reshape(batch * self.scales, self.branch_channels, height,
+                          width))
+        logits = self.se_fc2(
+            self.se_act(self.se_fc1(feats.mean((2, 3), keepdim=True))))
+        weights = logits.sigmoid().reshape(batch, self.scales,
+                                           self.branch_channels)
+        weights = weights.softmax(dim=1).reshape(batch, channels, 1, 1)
+        feats = feats.reshape(batch, channels, height, width)
+        # Under autocast the softmax runs in float32; keep the large product
+        # in the features' dtype.
+        return feats * weights.to(feats.dtype)

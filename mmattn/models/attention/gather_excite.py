@@ -1,0 +1,88 @@
+"""Parameter-free Gather-Excite, GE-θ⁻ (Hu et al., "Gather-Excite:
+Exploiting Feature Context in Convolutional Neural Networks", NeurIPS 2018).
+"""
+from typing import Union
+
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmattn.models.utils import check_positive_int
+from mmattn.registry import PLUGIN, register
+
+
+@register(PLUGIN)
+class GatherExcite(BaseModule):
+    """Gather-Excite without parameters (the paper's GE-θ⁻).
+
+    Gather ξ_G: average pooling of each channel over windows of side
+    ``extent`` e with stride e (the whole map for the default global extent).
+    Excite ξ_E: nearest-neighbour upsampling of the gathered map back to the
+    input size, then ``y = x ⊙ σ(interp(ξ_G(x)))`` (paper §3). With the global
+    extent this is ``x · σ(GAP(x))``, the variant the paper finds best and
+    the one DCA connects. The module has zero parameters.
+
+    A finite extent pools with ``ceil_mode``, so windows at the right and
+    bottom border that stick out of an odd-sized map average only the
+    positions they cover, and each gathered value is then copied back to
+    exactly the e×e positions it pooled (no adaptive pooling, which does not
+    export to ONNX for non-unit output sizes).
+
+    Natural position: ``after_conv3`` of a bottleneck (after bn3, before the
+    residual add), where the paper inserts GE blocks like SE blocks.
+
+    Connectable: :meth:`extract` (gather), :meth:`transform` (σ) and
+    :meth:`forward` (upsampled product with ``x``).
+
+    Args:
+        in_channels (int): Channels C of the input (kept for the plugin
+            contract; GE-θ⁻ has no channel-dependent weights).
+        extent (int | str): Side e of the gather window, an integer >= 1, or
+            ``'global'`` for the whole map. Default: ``'global'``.
+        init_cfg (dict, optional): mmengine init config (nothing to
+            initialise).
+    """
+
+    _abbr_ = 'gather_excite'
+
+    def __init__(self,
+                 in_channels: int,
+                 extent: Union[int, str] = 'global',
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        check_positive_int('GatherExcite', 'in_channels', in_channels)
+        if extent != 'global' and (isinstance(extent, bool)
+                                   or not isinstance(extent, int)
+                                   or extent < 1):
+            raise ValueError(f'GatherExcite: extent={extent!r} is invalid; '
+                             "it must be 'global' or an integer >= 1.")
+        self.extent = extent
+
+    def extract(self, x: Tensor) -> Tensor:
+        """Gather: (B, C, H, W) -> (B, C, ceil(H/e), ceil(W/e)); (B, C, 1, 1)
+        for the global extent."""
+        if self.extent == 'global':
+            return x.mean((2, 3), keepdim=True)
+        return F.avg_pool2d(
+            x, self.extent, stride=self.extent, ceil_mode=True)
+
+    def transform(self, context: Tensor) -> Tensor:
+        """Excite gate σ(context), same shape as ``context``."""
+        return context.sigmoid()
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate = self.transform(self.extract(x))
+        if self.extent != 'global':
+            gate = self._upsample(gate, x.shape[2], x.shape[3])
+        return x * gate
+
+    def _upsample(self, gate: Tensor, height: int, width: int) -> Tensor:
+        # Exact nearest-neighbour copy: gathered cell (i, j) covers input rows
+        # i*e..i*e+e-1 and columns j*e..j*e+e-1. F.interpolate would map by
+        # the ratio ceil(H/e)/H instead, which misplaces borders of odd sizes.
+        batch, channels, rows, cols = gate.shape
+        e = self.extent
+        gate = gate[:, :, :, None, :, None].expand(batch, channels, rows, e,
+                                                   cols, e)
+        gate = gate.reshape(batch, channels, rows * e, cols * e)
+        return gate[:, :, :height, :width]

@@ -1,0 +1,51 @@
+"""Normalization-based Attention Module, channel attention (Liu et al.,
+"NAM: Normalization-based Attention Module", arXiv:2111.12419, 2021)."""
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmattn.models.utils import batch_norm_any_size, check_positive_int
+from mmattn.registry import PLUGIN, register
+
+
+@register(PLUGIN)
+class NAM(BaseModule):
+    """NAM channel attention.
+
+    The BatchNorm scaling factors γ measure how much each channel varies, so
+    they serve as channel importance: ``w_i = |γ_i| / Σ_j |γ_j|`` and
+    ``M_c = σ(w · BN(x))`` (paper eq. 2 and Fig. 1), output ``x · M_c``. The
+    weights multiply the whole BN output (γ·x̂ + β), and ``|γ|`` enters them
+    detached, both as in the authors' code. A module has ``2C`` parameters
+    (the BN affine).
+
+    The paper also adds an L1 penalty on γ to the training loss and
+    describes a pixel-wise variant; the penalty belongs to the loss, and the
+    authors' released spatial code requires a fixed input size, so only the
+    channel attention (what their ResNet experiments use) is provided.
+
+    Natural position: ``after_conv3`` of a bottleneck (after bn3, before the
+    residual add), as in the authors' NAM-ResNets.
+
+    Args:
+        in_channels (int): Channels C of the input.
+        init_cfg (dict, optional): mmengine init config. By default BN
+            starts at weight 1, bias 0 (PyTorch's default, also the authors'
+            init), re-applied in :meth:`init_weights`.
+    """
+
+    _abbr_ = 'nam'
+
+    def __init__(self, in_channels: int, init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        check_positive_int('NAM', 'in_channels', in_channels)
+        self.bn = nn.BatchNorm2d(in_channels)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.init_cfg is None:
+            self.bn.reset_parameters()
+
+    def forward(self, x: Tensor) -> Tensor:
+        scale = self.bn.weight.detach().abs()
+        weights = (scale / scale.sum()).reshape(1, -1, 1, 1)
+        return x * (weights * batch_norm_any_size(self.bn, x)).sigmoid()

@@ -1,0 +1,126 @@
+"""Pyramid Squeeze Attention (Zhang, Zu, Lu, Zou and Meng, "EPSANet: An
+Efficient Pyramid Squeeze Attention Block on Convolutional Neural Network",
+ACCV 2022; first released as arXiv:2105.14447, 2021, "... Pyramid Split
+Attention ...", whose equation numbers are cited here)."""
+import math
+from typing import Optional, Sequence
+
+import torch
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmattn.models.utils import (check_divisible, check_odd_kernels,
+                                 check_positive_int)
+from mmattn.registry import CONV_REPLACEMENT, register
+
+
+@register(CONV_REPLACEMENT)
+class PSA(BaseModule):
+    """Pyramid Squeeze Attention, the EPSANet replacement of a bottleneck's
+    3×3 conv (``conv2``; the block's bn2 + ReLU follow it).
+
+    With S = ``len(kernels)`` scales and C' = ``out_channels / S``:
+
+    * SPC (paper eqs. 3-5): ``F_i = Conv(k_i × k_i, G_i)(X)``, i = 0..S-1,
+      each branch producing C' channels. As in the authors' code (and unlike
+      the paper text, which splits X into S channel parts) every branch sees
+      the whole input; this is what gives the reported 22.56M parameters of
+      EPSANet-50 (Small).
+    * ``Z_i = SEWeight(F_i)`` (eq. 6): GAP → 1×1 conv C'→h (bias) → ReLU →
+      1×1 conv h→C' (bias) → sigmoid, h = max(1, C' // se_reduction). One
+      SEWeight module is shared by all S branches; it runs once on the S
+      branches folded into the batch.
+    * ``att_i = softmax over i of Z_i``, per channel (eq. 8).
+    * ``Out = Cat([F_0 ⊙ att_0, ..., F_{S-1} ⊙ att_{S-1}])`` (eqs. 10-11).
+
+    Parameters: ``Σ_i in·C'·k_i²/G_i + 2·C'·h + h + C'``.
+
+    The output is concatenated in kernel order (k_0 first). The authors' loop
+    concatenates in reverse ([k9, k7, k5, k3]); a converter of their
+    checkpoints must reverse the S channel blocks (of the following bn2 and
+    conv3's input channels). Their ``conv_1..conv_4`` map to ``convs.0..3``
+    and ``se.fc1/fc2`` to ``se_fc1/se_fc2``.
+
+    EPSANet settings (paper Table 1): Small uses ``groups=(1, 4, 8, 16)`` at
+    the ResNet bottleneck width; Large uses ``groups=(32, 32, 32, 32)`` with
+    the bottleneck width doubled.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels; divisible by ``len(kernels)``.
+        stride (int): Stride of every branch conv. Default: 1.
+        kernels (Sequence[int]): Odd kernel size per scale.
+            Default: (3, 5, 7, 9).
+        groups (Sequence[int]): Conv groups per scale; each must divide
+            ``in_channels`` and ``out_channels / S``. Default: (1, 4, 8, 16).
+        se_reduction (int): Reduction of the shared SEWeight module.
+            Default: 16.
+        init_cfg (dict, optional): mmengine init config. By default every conv
+            gets the authors' init, weight ~ normal(0, sqrt(2 / (k·k·out)))
+            with ``out`` that conv's output channels and PyTorch's default
+            bias; :meth:`init_weights` re-applies it so that a backbone's
+            Kaiming init of every Conv2d does not overwrite it.
+    """
+
+    _abbr_ = 'psa'
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 stride: int = 1,
+                 kernels: Sequence[int] = (3, 5, 7, 9),
+                 groups: Sequence[int] = (1, 4, 8, 16),
+                 se_reduction: int = 16,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        kernels, groups = tuple(kernels), tuple(groups)
+        check_odd_kernels('PSA', 'kernels', kernels)
+        if len(groups) != len(kernels):
+            raise ValueError(
+                f'PSA: groups={groups!r} is invalid; it must give one group '
+                f'count per kernel size (len(kernels)={len(kernels)}).')
+        scales = len(kernels)
+        check_divisible('PSA', 'out_channels', out_channels, scales,
+                        'len(kernels)')
+        branch_channels = out_channels // scales
+        for i, g in enumerate(groups):
+            check_positive_int('PSA', f'groups[{i}]', g)
+            check_divisible('PSA', 'in_channels', in_channels, g,
+                            f'groups[{i}]')
+            check_divisible('PSA', 'out_channels / len(kernels)',
+                            branch_channels, g, f'groups[{i}]')
+        check_positive_int('PSA', 'stride', stride)
+        check_positive_int('PSA', 'se_reduction', se_reduction)
+
+        self.scales = scales
+        self.branch_channels = branch_channels
+        self.convs = nn.ModuleList(
+            nn.Conv2d(in_channels, branch_channels, k, stride, padding=k // 2,
+                      groups=g, bias=False) for k, g in zip(kernels, groups))
+        hidden = max(1, branch_channels // se_reduction)
+        self.se_fc1 = nn.Conv2d(branch_channels, hidden, 1)
+        self.se_act = nn.ReLU()
+        self.se_fc2 = nn.Conv2d(hidden, branch_channels, 1)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.init_cfg is None:
+            for conv in (*self.convs, self.se_fc1, self.se_fc2):
+                conv.reset_parameters()
+                fan_out = conv.kernel_size[0] * conv.kernel_size[1] * \
+                    conv.out_channels
+                nn.init.normal_(conv.weight, 0, math.sqrt(2 / fan_out))
+
+    def forward(self, x: Tensor) -> Tensor:
+        feats = torch.cat([conv(x) for conv in self.convs], dim=1)
+        batch = feats.shape[0]
+        # Folding the scales into the batch lets the shared SEWeight module
+        # run once for all branches.
+        context = feats.mean((2, 3)).reshape(
+            batch * self.scales, self.branch_channels, 1, 1)
+        logits = self.se_fc2(self.se_act(self.se_fc1(context))).sigmoid()
+        weights = logits.reshape(batch, self.scales, self.branch_channels)
+        weights = weights.softmax(dim=1).reshape(batch, -1, 1, 1)
+        # Under autocast the softmax runs in float32; keep the large product
+        # in the features' dtype.
+        return feats * weights.to(feats.dtype)

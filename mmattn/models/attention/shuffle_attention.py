@@ -1,0 +1,88 @@
+"""Shuffle attention (Zhang and Yang, "SA-Net: Shuffle Attention for Deep
+Convolutional Neural Networks", ICASSP 2021)."""
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmattn.models.utils import (channel_shuffle, check_divisible,
+                                 check_positive_int)
+from mmattn.registry import PLUGIN, register
+
+
+@register(PLUGIN)
+class ShuffleAttention(BaseModule):
+    """Shuffle attention: grouped channel and spatial gates.
+
+    The C channels are split into G groups and every group into two halves
+    of c = C/(2G) channels; the weights below are shared by all groups.
+
+    * channel half ``x_k``: ``x_k · σ(W1·GAP(x_k) + b1)``;
+    * spatial half ``x_s``: ``x_s · σ(W2·GN(x_s) + b2)``, GN a GroupNorm
+      with c groups (one channel each) and its own affine;
+
+    W1, b1, W2, b2 are per-channel scales and shifts (c values each). The
+    halves are concatenated, the groups put back to C channels and a
+    channel shuffle with 2 groups lets information flow between groups.
+
+    Parameters per module: ``6·C/(2G) = 3C/G``.
+
+    Natural position: ``after_conv3`` of a bottleneck (after bn3, before the
+    residual add), where the authors place it.
+
+    Args:
+        in_channels (int): Channels C of the input; must be divisible by
+            ``2 * groups``.
+        groups (int): Number of groups G. Default: 64.
+        init_cfg (dict, optional): mmengine init config. By default
+            :meth:`init_weights` applies the authors' initialisation (W1 = W2
+            = 0, b1 = b2 = 1, GroupNorm affine 1 and 0), so that it survives a
+            backbone's own init.
+    """
+
+    _abbr_ = 'shuffle_attention'
+
+    def __init__(self, in_channels: int, groups: int = 64,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        check_positive_int('ShuffleAttention', 'groups', groups)
+        check_divisible('ShuffleAttention', 'in_channels', in_channels,
+                        2 * groups, '2*groups')
+        self.groups = groups
+        half = in_channels // (2 * groups)
+        # Shapes and names as in the authors' code, so their checkpoints map.
+        self.cweight = nn.Parameter(torch.zeros(1, half, 1, 1))
+        self.cbias = nn.Parameter(torch.ones(1, half, 1, 1))
+        self.sweight = nn.Parameter(torch.zeros(1, half, 1, 1))
+        self.sbias = nn.Parameter(torch.ones(1, half, 1, 1))
+        self.gn = nn.GroupNorm(half, half)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.init_cfg is None:
+            nn.init.zeros_(self.cweight)
+            nn.init.ones_(self.cbias)
+            nn.init.zeros_(self.sweight)
+            nn.init.ones_(self.sbias)
+            self.gn.reset_parameters()
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, channels, height, width = x.shape
+        x = x.reshape(batch * self.groups, channels // self.groups, height,
+                      width)
+        x_channel, x_spatial = x.chunk(2, dim=1)
+
+        channel_gate = torch.sigmoid(
+            self.cweight * x_channel.mean((2, 3), keepdim=True) + self.cbias)
+        # GN's affine followed by (W2, b2) is a single affine map: fold them
+        # so that the normalised map is written once instead of three times.
+        sweight = self.sweight.flatten()
+        spatial_gate = torch.sigmoid(
+            F.group_norm(x_spatial, self.gn.num_groups,
+                         sweight * self.gn.weight,
+                         sweight * self.gn.bias + self.sbias.flatten(),
+                         self.gn.eps))
+
+        out = torch.cat(
+            [x_channel * channel_gate, x_spatial * spatial_gate], dim=1)
+        return channel_shuffle(out.reshape(batch, channels, height, width), 2)

@@ -1,0 +1,81 @@
+"""Style-based Recalibration Module (Lee et al., "SRM: A Style-based
+Recalibration Module for Convolutional Neural Networks", ICCV 2019)."""
+import torch
+from mmengine.model import BaseModule, constant_init
+from torch import Tensor, nn
+
+from mmattn.models.utils import batch_norm_any_size, check_positive_int
+from mmattn.registry import PLUGIN, register
+
+
+@register(PLUGIN)
+class SRM(BaseModule):
+    """Style-based Recalibration Module.
+
+    Style pooling (paper eqs. 1-3): per channel the mean μ_c and standard
+    deviation σ_c over H×W, ``t_c = [μ_c, σ_c]``. Style integration (eqs.
+    4-6): a channel-wise fully connected layer ``z_c = w_c · t_c`` (two
+    weights per channel, no bias), BatchNorm and a sigmoid,
+    ``g = σ(BN(z))``; output ``x · g``. A module has ``2C + 2C`` parameters
+    (CFC weights plus BN affine).
+
+    The standard deviation is the population one with an epsilon,
+    ``σ_c = sqrt(Var_HW(x_c) + eps)``, so that it is finite and
+    differentiable on 1×1 maps; the authors' code uses the unbiased
+    ``Tensor.std``, which is NaN for a single position.
+
+    Natural position: ``after_conv3`` of a bottleneck (after bn3, before the
+    residual add), as in the authors' SRM-ResNets.
+
+    :meth:`style_pool` and :meth:`channel_fc` are public so that EMCA can use
+    SRM as its excitation.
+
+    Args:
+        in_channels (int): Channels C of the input.
+        eps (float): Added to the variance before the square root.
+            Default: 1e-5.
+        init_cfg (dict, optional): mmengine init config. By default the CFC
+            weights start at zero and BN at weight 1, bias 0, as in the
+            authors' code (the gate starts at 0.5); :meth:`init_weights`
+            re-applies this after a backbone's own init.
+    """
+
+    _abbr_ = 'srm'
+
+    def __init__(self,
+                 in_channels: int,
+                 eps: float = 1e-5,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        check_positive_int('SRM', 'in_channels', in_channels)
+        if not eps > 0:
+            raise ValueError(f'SRM: eps={eps!r} is invalid; it must be a '
+                             'number > 0.')
+        self.eps = eps
+        # Grouped so that each channel sees only its own (mean, std) pair.
+        self.cfc = nn.Conv1d(
+            in_channels, in_channels, 2, groups=in_channels, bias=False)
+        self.bn = nn.BatchNorm2d(in_channels)
+        self._init_own_weights()
+
+    def _init_own_weights(self) -> None:
+        constant_init(self.cfc, 0)
+        constant_init(self.bn, 1, bias=0)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.init_cfg is None:
+            self._init_own_weights()
+
+    def style_pool(self, x: Tensor) -> Tensor:
+        """Style pooling: (B, C, H, W) -> (B, C, 2) holding [mean, std]."""
+        var, mean = torch.var_mean(x, dim=(2, 3), correction=0)
+        return torch.stack((mean, (var + self.eps).sqrt()), dim=2)
+
+    def channel_fc(self, style: Tensor) -> Tensor:
+        """Channel-wise fully connected layer: (B, C, 2) -> (B, C, 1, 1)."""
+        return self.cfc(style).unsqueeze(3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = self.channel_fc(self.style_pool(x))
+        return x * batch_norm_any_size(self.bn, z).sigmoid()

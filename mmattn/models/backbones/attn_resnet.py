@@ -1,0 +1,289 @@
+"""ResNet whose Basic and Bottleneck blocks accept attention anywhere.
+
+mmdet's ResNet only takes plugins in ``Bottleneck`` (``BasicBlock`` asserts
+there are none) and cannot replace the 3×3 conv; mmpretrain's ResNet takes
+no plugins at all. :class:`AttnResNet` subclasses mmdet's ResNet, so every
+detection option (``frozen_stages``, ``norm_eval``, ``with_cp``, ``style``,
+``init_cfg`` ...) behaves the same, and adds:
+
+* plugins in ``BasicBlock`` (``after_conv1``, ``after_conv2``) as well as in
+  ``Bottleneck`` (``after_conv1/2/3``), always before the residual add;
+* ``conv2_cfg``: a conv-replacement module (PSA, SK, DMSA) instead of the
+  bottleneck's 3×3 conv, in the stages chosen by ``stage_with_conv2``;
+* ``width_multiplier``: the bottleneck's inner width relative to ``planes``
+  (EPSANet-Large's wide bottleneck).
+"""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmcv.cnn import build_conv_layer, build_norm_layer, build_plugin_layer
+from mmdet.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
+from torch import Tensor, nn
+from torch.utils import checkpoint
+
+from mmattn.registry import BACKBONE, MODELS, register
+
+
+class AttnBlockMixin:
+    """What Basic and Bottleneck attention blocks share: plugins by
+    position, and a forward that threads connected-attention state."""
+
+    positions: Sequence[str] = ()
+
+    def build_position_plugins(self, plugins: Optional[List[dict]],
+                               channels: Dict[str, int]) -> None:
+        self.position_plugins = {position: [] for position in self.positions}
+        for plugin in plugins or []:
+            position = plugin.get('position')
+            if position not in self.positions:
+                raise ValueError(
+                    f'{type(self).__name__}: plugin position {position!r} '
+                    f'does not exist; positions of this block are '
+                    f'{self.positions}')
+            cfg = dict(plugin['cfg'])
+            name, layer = build_plugin_layer(
+                cfg, in_channels=channels[position],
+                postfix=cfg.pop('postfix', ''))
+            if hasattr(self, name):
+                raise ValueError(
+                    f'{type(self).__name__}: two plugins are named {name!r}; '
+                    "give one a distinct 'postfix' in its cfg")
+            self.add_module(name, layer)
+            self.position_plugins[position].append(name)
+
+    def apply_plugins(self, x: Tensor, position: str) -> Tensor:
+        for name in self.position_plugins[position]:
+            x = getattr(self, name)(x)
+        return x
+
+    def residual_branch(self, x: Tensor) -> Tensor:
+        """The block's conv path with its plugins, before the residual add."""
+        raise NotImplementedError
+
+    def forward_with_state(self, x: Tensor,
+                           state: Optional[dict]) -> Tuple[Tensor, dict]:
+        """Forward, threading the state of connected attention (DCA, EMCA).
+
+        ``self.connected`` (set by the backbone, None for a plain block)
+        runs on the residual branch's output and returns the new state.
+        """
+
+        def inner_forward(x, state):
+            out = self.residual_branch(x)
+            if self.connected is not None:
+                out, state = self.connected(out, state)
+            identity = x if self.downsample is None else self.downsample(x)
+            return out + identity, state
+
+        if self.with_cp and x.requires_grad:
+            out, state = checkpoint.checkpoint(
+                inner_forward, x, state, use_reentrant=False)
+        else:
+            out, state = inner_forward(x, state)
+        return self.relu(out), state
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_with_state(x, None)[0]
+
+
+class AttnBasicBlock(AttnBlockMixin, BasicBlock):
+    """mmdet's BasicBlock with plugins after conv1 (after bn1 + ReLU) and
+    after conv2 (after bn2, before the residual add), and an optional
+    connected attention after them."""
+
+    positions = ('after_conv1', 'after_conv2')
+    residual_norm = 'norm2'
+
+    def __init__(self, inplanes: int, planes: int, *args,
+                 plugins: Optional[List[dict]] = None,
+                 conv2_cfg: Optional[dict] = None,
+                 width_multiplier: float = 1, **kwargs) -> None:
+        if conv2_cfg is not None:
+            raise ValueError(
+                f'AttnBasicBlock: conv2_cfg={conv2_cfg!r} is invalid; conv '
+                'replacements replace the 3x3 conv of a Bottleneck, '
+                'BasicBlock ResNets (depth 18/34) have none')
+        if width_multiplier != 1:
+            raise ValueError(
+                f'AttnBasicBlock: width_multiplier={width_multiplier!r} is '
+                'invalid; it applies to Bottleneck ResNets only')
+        super().__init__(inplanes, planes, *args, **kwargs)
+        self.build_position_plugins(
+            plugins, dict(after_conv1=planes, after_conv2=planes))
+        self.connected = None
+
+    def residual_branch(self, x: Tensor) -> Tensor:
+        out = self.relu(self.norm1(self.conv1(x)))
+        out = self.apply_plugins(out, 'after_conv1')
+        out = self.norm2(self.conv2(out))
+        return self.apply_plugins(out, 'after_conv2')
+
+
+class AttnBottleneck(AttnBlockMixin, Bottleneck):
+    """mmdet's Bottleneck with an optional conv2 replacement and inner width.
+
+    ``conv2_cfg`` is built with ``in_channels = out_channels = width`` and the
+    block's conv2 stride; the block's bn2 + ReLU follow it. Plugins go
+    after conv1 / conv2 (after their norm + ReLU) or after conv3 (after bn3,
+    before the residual add), as in mmdet.
+    """
+
+    positions = ('after_conv1', 'after_conv2', 'after_conv3')
+    residual_norm = 'norm3'
+
+    def __init__(self, inplanes: int, planes: int, *args,
+                 plugins: Optional[List[dict]] = None,
+                 conv2_cfg: Optional[dict] = None,
+                 width_multiplier: float = 1, **kwargs) -> None:
+        super().__init__(inplanes, planes, *args, **kwargs)
+        width = int(planes * width_multiplier)
+        if width < 1:
+            raise ValueError(
+                f'AttnBottleneck: width_multiplier={width_multiplier!r} is '
+                f'invalid; planes * width_multiplier must be >= 1 '
+                f'(planes={planes})')
+        if width != planes:
+            self._set_width(width)
+        if conv2_cfg is not None:
+            self.conv2 = MODELS.build(
+                conv2_cfg,
+                default_args=dict(in_channels=width, out_channels=width,
+                                  stride=self.conv2_stride))
+        self.build_position_plugins(
+            plugins,
+            dict(after_conv1=width, after_conv2=width,
+                 after_conv3=planes * self.expansion))
+        self.connected = None
+
+    def residual_branch(self, x: Tensor) -> Tensor:
+        out = self.relu(self.norm1(self.conv1(x)))
+        out = self.apply_plugins(out, 'after_conv1')
+        out = self.relu(self.norm2(self.conv2(out)))
+        out = self.apply_plugins(out, 'after_conv2')
+        out = self.norm3(self.conv3(out))
+        return self.apply_plugins(out, 'after_conv3')
+
+    def _set_width(self, width: int) -> None:
+        """Rebuild conv1-conv3 and bn1-bn2 for an inner width != planes."""
+        self.conv1 = build_conv_layer(self.conv_cfg, self.inplanes, width, 1,
+                                      stride=self.conv1_stride, bias=False)
+        self.add_module(self.norm1_name,
+                        build_norm_layer(self.norm_cfg, width, postfix=1)[1])
+        self.conv2 = build_conv_layer(
+            self.conv_cfg, width, width, 3, stride=self.conv2_stride,
+            padding=self.dilation, dilation=self.dilation, bias=False)
+        self.add_module(self.norm2_name,
+                        build_norm_layer(self.norm_cfg, width, postfix=2)[1])
+        self.conv3 = build_conv_layer(self.conv_cfg, width,
+                                      self.planes * self.expansion, 1,
+                                      bias=False)
+
+
+@register(BACKBONE)
+class AttnResNet(ResNet):
+    """ResNet-18/34/50/101/152 accepting attention in every kind of block.
+
+    Takes every argument of mmdet's ``ResNet`` (``plugins`` now also for
+    depth 18/34) plus:
+
+    Args:
+        conv2_cfg (dict, optional): Conv-replacement module for the 3×3 conv
+            of each bottleneck, e.g. ``dict(type='PSA')``. Default: None.
+        stage_with_conv2 (Sequence[bool]): Stages whose blocks use
+            ``conv2_cfg``. Default: all.
+        width_multiplier (float): Bottleneck inner width / planes.
+            Default: 1.
+
+    ``frozen_stages`` freezes attention modules of the frozen stages with the
+    rest of the stage. ``norm_eval=True`` (mmdet's default) also keeps BN
+    layers *inside* attention modules in eval mode; set ``norm_eval=False``
+    (or use SyncBN) when such modules are trained.
+    """
+
+    arch_settings = {
+        18: (AttnBasicBlock, (2, 2, 2, 2)),
+        34: (AttnBasicBlock, (3, 4, 6, 3)),
+        50: (AttnBottleneck, (3, 4, 6, 3)),
+        101: (AttnBottleneck, (3, 4, 23, 3)),
+        152: (AttnBottleneck, (3, 8, 36, 3)),
+    }
+
+    def __init__(self,
+                 depth: int,
+                 *args,
+                 conv2_cfg: Optional[dict] = None,
+                 stage_with_conv2: Sequence[bool] = (True, True, True, True),
+                 width_multiplier: float = 1,
+                 num_stages: int = 4,
+                 frozen_stages: int = -1,
+                 zero_init_residual: bool = True,
+                 init_cfg=None,
+                 pretrained: Optional[str] = None,
+                 **kwargs) -> None:
+        if depth not in self.arch_settings:
+            raise ValueError(
+                f'{type(self).__name__}: depth={depth!r} is invalid; it must '
+                f'be one of {tuple(self.arch_settings)}')
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(
+                f'{type(self).__name__}: frozen_stages={frozen_stages!r} is '
+                f'invalid; it must lie in [-1, num_stages={num_stages}]')
+        if len(stage_with_conv2) < num_stages:
+            raise ValueError(
+                f'{type(self).__name__}: stage_with_conv2={stage_with_conv2!r}'
+                f' is invalid; it needs one flag per stage '
+                f'(num_stages={num_stages})')
+        self._block_extras = dict(conv2_cfg=conv2_cfg,
+                                  stage_with_conv2=tuple(stage_with_conv2),
+                                  width_multiplier=width_multiplier)
+        super().__init__(depth, *args, num_stages=num_stages,
+                         frozen_stages=frozen_stages,
+                         zero_init_residual=zero_init_residual,
+                         init_cfg=init_cfg, pretrained=pretrained, **kwargs)
+        if zero_init_residual and init_cfg is None and pretrained is None:
+            # mmdet decides this with `block is Bottleneck`, which our
+            # subclasses fail: set the residual norm's zero init here.
+            for layer_name in self.res_layers:
+                for block in getattr(self, layer_name):
+                    block.init_cfg = dict(
+                        type='Constant', val=0,
+                        override=dict(name=block.residual_norm))
+
+    def make_res_layer(self, **kwargs) -> nn.Module:
+        stage = int(math.log2(kwargs['planes'] // self.base_channels))
+        extras = self._block_extras
+        with_conv2 = extras['stage_with_conv2'][stage]
+        return super().make_res_layer(
+            conv2_cfg=extras['conv2_cfg'] if with_conv2 else None,
+            width_multiplier=extras['width_multiplier'],
+            **kwargs)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        if self.deep_stem:
+            x = self.stem(x)
+        else:
+            x = self.relu(self.norm1(self.conv1(x)))
+        x = self.maxpool(x)
+        state = self.initial_state(x)
+        outs = []
+        for stage, layer_name in enumerate(self.res_layers):
+            for index, block in enumerate(getattr(self, layer_name)):
+                x, state = block.forward_with_state(x, state)
+                state = self.after_block(state, stage, index, x)
+            if stage in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def initial_state(self, stem_out: Tensor) -> Optional[dict]:
+        """State handed to the first block; None when no block is connected.
+
+        Backbones with connected attention (DCA, EMCA) override this and
+        :meth:`after_block`.
+        """
+        return None
+
+    def after_block(self, state: Optional[dict], stage: int, index: int,
+                    out: Tensor) -> Optional[dict]:
+        """Update the state with a block's output (EMCA records them)."""
+        return state
+

@@ -1,0 +1,4 @@
+"""Connected attention: modules that read state from preceding blocks."""
+from .emca import EMCA
+
+__all__ = ['EMCA']

@@ -1,0 +1,154 @@
+"""EMCA: Efficient Multi-scale Channel Attention (Bakr, El-Sallab and
+Rashwan, "EMCA: Efficient Multiscale Channel Attention Module", IEEE Access
+10, 2022, doi:10.1109/ACCESS.2022.3205602).
+
+A connected attention: the channel weights of a block are computed from the
+squeezed output of its own residual branch *and* the squeezed outputs of
+preceding blocks (the coverage region), which the backbone records in the
+state it threads through the blocks (see
+:class:`mmattn.models.backbones.EMCAResNet`).
+"""
+import math
+from typing import Callable, Dict, Mapping, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmattn.models.attention import ECA, SE, SRM
+from mmattn.models.utils import (batch_norm_any_size, check_choice,
+                                 check_positive_int)
+
+#: The excitations W_m2 the paper publishes (Table 4: EMCA-SE/-ECA/-SRM).
+EXCITATIONS = {'SE': SE, 'ECA': ECA, 'SRM': SRM}
+
+# σ(W_m2(d)) of each excitation, reusing the modules' own layers:
+# descriptor (B, C, K) -> channel weights (B, C, 1, 1).
+_GATES: Dict[str, Callable[[nn.Module, Tensor], Tensor]] = {
+    'SE': lambda se, d: se.gate(se.fc2(se.act(se.fc1(d.unsqueeze(3))))),
+    'ECA': lambda eca, d: eca.transform(d.squeeze(2)),
+    'SRM': lambda srm, d: batch_norm_any_size(srm.bn,
+                                              srm.channel_fc(d)).sigmoid(),
+}
+
+REFINES = ('paper', 'authors')
+
+
+class EMCA(BaseModule):
+    """Efficient multi-scale channel attention over preceding blocks.
+
+    With ``x`` the residual branch output of the current block (B, C, H, W):
+
+    1. Squeeze: ``s = GAP(x)`` (B, C). The preceding features ``s_1 ..
+       s_{R-1}`` come from ``state`` (already squeezed by the backbone with
+       :meth:`describe`: spatial dimension alignment, SDA = GAP).
+    2. Channel dimension alignment (CDA): each ``s_j`` with ``C_j < C``
+       channels is tiled ``[s_j, s_j, ...]`` to C channels, as the authors'
+       ``Tensor.repeat`` does. When ``C_j`` does not divide C the tiling is
+       cut after C channels (and a wider ``s_j`` is cut to its first C),
+       so any widths work; in ResNets C_j always divides C.
+    3. Multi-scale aggregation block (MAB, paper Algorithm 1): per channel
+       the R values ``[s, s_1, ..., s_{R-1}]`` are stacked and reduced by a
+       Conv1d with kernel R and stride R whose R weights are shared by all
+       channels (W_m1, no bias as in the authors' code), then ReLU:
+       ``X_a = ReLU(W_m1 * stack)``.
+    4. Excitation: ``Z = σ(W_m2(X_a))`` with W_m2 one of the paper's three
+       variants, computed by mmattn's own :class:`SE`, :class:`ECA` (kernel
+       ``eca_kernel_size(C)`` unless given) or :class:`SRM` layers.
+    5. Refine, ``refine='paper'``: ``y = x · Z`` (Fig. 5).
+       ``refine='authors'`` follows the authors' public code instead: a
+       second, local excitation of the same kind on ``s`` gives ``Z_l``;
+       the per-channel pair ``[Z_l, Z]`` is fused by a Conv1d (kernel 2,
+       stride 2, no bias) and a sigmoid into ``Z'``, and ``y = x · (1 + Z')``.
+
+    With ``excitation='SRM'`` the squeeze is SRM's style pooling, so every
+    descriptor holds (mean, std) per channel; the MAB aggregates both
+    statistics with the same R weights and SRM's channel-wise FC + BN +
+    sigmoid form Z (the authors' SRM variant does the same).
+
+    Parameters: R (MAB) plus those of the excitation, e.g. ``2·C²/16 + C/16 +
+    C`` for SE, ``k`` for ECA, ``4·C`` for SRM; ``refine='authors'`` adds a
+    second excitation and 2 weights.
+
+    Args:
+        in_channels (int): Channels C of the residual branch output.
+        preceding (Mapping[str, int]): The coverage region: for each state
+            entry this module reads, in stacking order, its channel count.
+            ``len(preceding) + 1`` is the paper's R.
+        excitation (str): 'SE', 'ECA' or 'SRM'. Default: 'SE'.
+        excitation_cfg (dict, optional): Extra arguments of the excitation
+            module, e.g. ``dict(reduction=16)`` for SE, ``dict(kernel_size=5)``
+            for ECA, ``dict(eps=1e-5)`` for SRM. Default: None.
+        refine (str): 'paper' or 'authors' (see above). Default: 'paper'.
+        init_cfg (dict, optional): mmengine init config. By default every
+            layer keeps PyTorch's (or the excitation module's own)
+            initialisation, as in the authors' code.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 preceding: Mapping[str, int],
+                 excitation: str = 'SE',
+                 excitation_cfg: Optional[dict] = None,
+                 refine: str = 'paper',
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        check_positive_int('EMCA', 'in_channels', in_channels)
+        check_choice('EMCA', 'excitation', excitation, tuple(EXCITATIONS))
+        check_choice('EMCA', 'refine', refine, REFINES)
+        for key, channels in preceding.items():
+            check_positive_int('EMCA', f'preceding[{key!r}]', channels)
+        self.in_channels = in_channels
+        self.excitation = excitation
+        self.refine = refine
+        self.sources = tuple(preceding)
+        self.repeats = tuple(
+            math.ceil(in_channels / channels)
+            for channels in preceding.values())
+        self.coverage = len(self.sources) + 1  # the paper's R
+        self.aggregate = nn.Conv1d(
+            1, 1, self.coverage, stride=self.coverage, bias=False)
+        build = EXCITATIONS[excitation]
+        self.excite = build(in_channels, **(excitation_cfg or {}))
+        if refine == 'authors':
+            self.local_excite = build(in_channels, **(excitation_cfg or {}))
+            self.fuse = nn.Conv1d(1, 1, 2, stride=2, bias=False)
+
+    def describe(self, x: Tensor) -> Tensor:
+        """Squeeze a feature map: (B, C, H, W) -> (B, C, K).
+
+        K=1 (GAP) for SE and ECA, K=2 (SRM's mean and std) for SRM. The
+        backbone describes the preceding blocks' outputs with this method
+        too, so that all stacked descriptors are alike.
+        """
+        if self.excitation == 'SRM':
+            return self.excite.style_pool(x)
+        return x.mean((2, 3)).unsqueeze(2)
+
+    def _preceding(self, state: dict) -> Tuple[Tensor, ...]:
+        """The channel-aligned (CDA) descriptors of the coverage region."""
+        missing = [key for key in self.sources if key not in state]
+        if missing:
+            raise KeyError(
+                f'EMCA: the state lacks {missing}; the backbone must record '
+                f'the descriptors of {self.sources} before this block')
+        return tuple(
+            state[key].repeat(1, repeat, 1)[:, :self.in_channels]
+            for key, repeat in zip(self.sources, self.repeats))
+
+    def forward(self, x: Tensor, state: dict) -> Tuple[Tensor, dict]:
+        batch, channels = x.shape[:2]
+        current = self.describe(x)
+        stacked = torch.stack((current, *self._preceding(state)), dim=3)
+        # (B, C, K, R) -> (B, 1, C·K·R): kernel R, stride R reduces each
+        # channel's (and statistic's) R values with the same R weights.
+        aggregated = F.relu(self.aggregate(stacked.reshape(batch, 1, -1)))
+        weights = _GATES[self.excitation](
+            self.excite, aggregated.reshape(current.shape))
+        if self.refine == 'paper':
+            return x * weights, state
+        local = _GATES[self.excitation](self.local_excite, current)
+        pairs = torch.stack((local, weights), dim=-1).reshape(batch, 1, -1)
+        fused = self.fuse(pairs).sigmoid().reshape(batch, channels, 1, 1)
+        return x * (1 + fused), state

@@ -1,0 +1,33 @@
+"""`mim train mmattn <config>` from the editable install."""
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+from mmattn_test_utils import (REPO_ROOT, FASTER_RCNN_CPU_OPTIONS, as_cli_options,
+                      tiny_detection_options)
+
+MIM = osp.join(osp.dirname(sys.executable), 'mim')
+
+
+def test_mim_extension_links_configs_and_tools():
+    import mmattn
+    mim_dir = osp.join(osp.dirname(mmattn.__file__), '.mim')
+    for name in ('configs', 'tools'):
+        assert osp.samefile(osp.join(mim_dir, name),
+                            osp.join(REPO_ROOT, name))
+
+
+def test_mim_train_runs_a_config_by_basename(shapes_data, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    command = [MIM, 'train', 'mmattn',
+               'faster-rcnn_r50-se-c3-c5_fpn_1x_coco.py', '--cfg-options',
+               *as_cli_options({**tiny_detection_options(shapes_data, work_dir),
+                                **FASTER_RCNN_CPU_OPTIONS})]
+    result = subprocess.run(command, capture_output=True, text=True,
+                            cwd=str(tmp_path), timeout=900,
+                            env={**os.environ, 'PYTHONUNBUFFERED': '1'})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert osp.exists(osp.join(work_dir, 'epoch_1.pth')), result.stdout[-2000:]
+    assert 'coco/bbox_mAP' in result.stdout + result.stderr
