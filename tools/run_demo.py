@@ -14,7 +14,7 @@ from mmattn.demo import generate_shapes_dataset
 
 DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
                           'configs', 'demo',
-                          'retinanet_r50-w32-se_fpn_300i_shapes.py')
+                          'retinanet_r18-ema_fpn_300i_shapes.py')
 METRIC_NAMES = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
 
 
@@ -37,13 +37,18 @@ def point_config_at(cfg: Config, data_root: str) -> None:
 
 
 def print_table(metrics: dict) -> None:
+    printed = False
     for task in ('bbox', 'segm'):
         values = [metrics.get(f'coco/{task}_{name}') for name in METRIC_NAMES]
         if all(v is None for v in values):
             continue
         print(f'\n| {task} | ' + ' | '.join(METRIC_NAMES) + ' |')
         print('|---' * (len(METRIC_NAMES) + 1) + '|')
-        print(f'| COCO AP | ' + ' | '.join(f'{v:.3f}' for v in values) + ' |')
+        print('| COCO AP | ' + ' | '.join(f'{v:.3f}' for v in values) + ' |')
+        printed = True
+    if not printed:
+        print('\nCocoMetric reported no AP: the model made no detection '
+              'above the score threshold.')
 
 
 def save_pictures(runner: Runner, out_file: str, count: int) -> None:

@@ -13,6 +13,7 @@ from .eca import ECA
 from .ema import EMA
 from .fca import MultiSpectralAttention
 from .gather_excite import GatherExcite
+from .gc import GC
 from .nam import NAM
 from .non_local import NonLocal
 from .psa import PSA
@@ -25,7 +26,7 @@ from .triplet_attention import TripletAttention
 __all__ = [
     'BAM', 'CBAM', 'CoordAttention', 'DAChannelAttention',
     'DAPositionAttention', 'DMSA', 'DMSAUnit', 'ECA', 'EMA',
-    'GatherExcite', 'MultiSpectralAttention', 'NAM', 'NonLocal', 'PSA',
+    'GatherExcite', 'GC', 'MultiSpectralAttention', 'NAM', 'NonLocal', 'PSA',
     'SE', 'SK',
     'SRM', 'ShuffleAttention', 'TripletAttention'
 ]

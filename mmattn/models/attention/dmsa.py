@@ -1,21 +1,19 @@
 """Dual Multi Scale Attention (Sagar, "DMSANet: Dual Multi Scale Attention
 Network", arXiv:2106.08382, 2021; the project's copy is the anonymous
 double-blind submission of the same paper)."""
-import math
 from typing import Optional, Sequence
 
-import torch
-from mmengine.model import BaseModule
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmattn.models.attention.dmsa_unit import SPATIAL_NORMS, DMSAUnit
+from mmattn.models.attention.psa import PSA
 from mmattn.models.utils import (check_choice, check_divisible,
-                                 check_odd_kernels, check_positive_int)
+                                 check_positive_int)
 from mmattn.registry import CONV_REPLACEMENT, register
 
 
 @register(CONV_REPLACEMENT)
-class DMSA(BaseModule):
+class DMSA(PSA):
     """DMSA, the DMSANet replacement of a bottleneck's 3×3 conv (``conv2``;
     the block's bn2 + ReLU follow it; paper Table 1 and Fig. 3).
 
@@ -90,67 +88,18 @@ class DMSA(BaseModule):
                  se_reduction: int = 16,
                  chunk_size: Optional[int] = 2048,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        kernels, groups = tuple(kernels), tuple(groups)
-        check_odd_kernels('DMSA', 'kernels', kernels)
-        if len(groups) != len(kernels):
-            raise ValueError(
-                f'DMSA: groups={groups!r} is invalid; it must give one group '
-                f'count per kernel size (len(kernels)={len(kernels)}).')
-        scales = len(kernels)
-        check_divisible('DMSA', 'out_channels', out_channels, scales,
-                        'len(kernels)')
-        branch_channels = out_channels // scales
-        for i, g in enumerate(groups):
-            check_positive_int('DMSA', f'groups[{i}]', g)
-            check_divisible('DMSA', 'in_channels', in_channels, g,
-                            f'groups[{i}]')
-            check_divisible('DMSA', 'out_channels / len(kernels)',
-                            branch_channels, g, f'groups[{i}]')
-        check_positive_int('DMSA', 'stride', stride)
+        super().__init__(in_channels, out_channels, stride, kernels, groups,
+                         se_reduction, init_cfg)
         check_positive_int('DMSA', 'attn_groups', attn_groups)
         check_divisible('DMSA', 'out_channels / len(kernels)',
-                        branch_channels, 2 * attn_groups, '2*attn_groups')
+                        self.branch_channels, 2 * attn_groups,
+                        '2*attn_groups')
         check_choice('DMSA', 'norm', norm, SPATIAL_NORMS)
-        check_positive_int('DMSA', 'se_reduction', se_reduction)
         if chunk_size is not None:
             check_positive_int('DMSA', 'chunk_size', chunk_size)
-
-        self.scales = scales
-        self.branch_channels = branch_channels
-        self.convs = nn.ModuleList(
-            nn.Conv2d(in_channels, branch_channels, k, stride, padding=k // 2,
-                      groups=g, bias=False) for k, g in zip(kernels, groups))
         self.dual_attention = DMSAUnit(
-            branch_channels, attn_groups, norm=norm, chunk_size=chunk_size)
-        hidden = max(1, branch_channels // se_reduction)
-        self.se_fc1 = nn.Conv2d(branch_channels, hidden, 1)
-        self.se_act = nn.ReLU()
-        self.se_fc2 = nn.Conv2d(hidden, branch_channels, 1)
+            self.branch_channels, attn_groups, norm=norm,
+            chunk_size=chunk_size)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            for conv in (*self.convs, self.se_fc1, self.se_fc2):
-                conv.reset_parameters()
-                fan_out = conv.kernel_size[0] * conv.kernel_size[1] * \
-                    conv.out_channels
-                nn.init.normal_(conv.weight, 0, math.sqrt(2 / fan_out))
-
-    def forward(self, x: Tensor) -> Tensor:
-        feats = torch.cat([conv(x) for conv in self.convs], dim=1)
-        batch, channels, height, width = feats.shape
-        # Scales folded into the batch: the shared unit and SEWeight run
-        # once for all of them.
-        feats = self.dual_attention(
-            feats.reshape(batch * self.scales, self.branch_channels, height,
-                          width))
-        logits = self.se_fc2(
-            self.se_act(self.se_fc1(feats.mean((2, 3), keepdim=True))))
-        weights = logits.sigmoid().reshape(batch, self.scales,
-                                           self.branch_channels)
-        weights = weights.softmax(dim=1).reshape(batch, channels, 1, 1)
-        feats = feats.reshape(batch, channels, height, width)
-        # Under autocast the softmax runs in float32; keep the large product
-        # in the features' dtype.
-        return feats * weights.to(feats.dtype)
+    def refine_scales(self, feats: Tensor) -> Tensor:
+        return self.dual_attention(feats)

@@ -73,24 +73,25 @@ class PSA(BaseModule):
                  se_reduction: int = 16,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        name = type(self).__name__  # subclasses (DMSA) report their own
         kernels, groups = tuple(kernels), tuple(groups)
-        check_odd_kernels('PSA', 'kernels', kernels)
+        check_odd_kernels(name, 'kernels', kernels)
         if len(groups) != len(kernels):
             raise ValueError(
-                f'PSA: groups={groups!r} is invalid; it must give one group '
+                f'{name}: groups={groups!r} is invalid; it must give one group '
                 f'count per kernel size (len(kernels)={len(kernels)}).')
         scales = len(kernels)
-        check_divisible('PSA', 'out_channels', out_channels, scales,
+        check_divisible(name, 'out_channels', out_channels, scales,
                         'len(kernels)')
         branch_channels = out_channels // scales
         for i, g in enumerate(groups):
-            check_positive_int('PSA', f'groups[{i}]', g)
-            check_divisible('PSA', 'in_channels', in_channels, g,
+            check_positive_int(name, f'groups[{i}]', g)
+            check_divisible(name, 'in_channels', in_channels, g,
                             f'groups[{i}]')
-            check_divisible('PSA', 'out_channels / len(kernels)',
+            check_divisible(name, 'out_channels / len(kernels)',
                             branch_channels, g, f'groups[{i}]')
-        check_positive_int('PSA', 'stride', stride)
-        check_positive_int('PSA', 'se_reduction', se_reduction)
+        check_positive_int(name, 'stride', stride)
+        check_positive_int(name, 'se_reduction', se_reduction)
 
         self.scales = scales
         self.branch_channels = branch_channels
@@ -111,16 +112,26 @@ class PSA(BaseModule):
                     conv.out_channels
                 nn.init.normal_(conv.weight, 0, math.sqrt(2 / fan_out))
 
+    def refine_scales(self, feats: Tensor) -> Tensor:
+        """Per-scale features, the S scales folded into the batch
+        (B·S, C', H, W), before the scale weighting. PSA uses them as they
+        are; DMSA applies its dual attention unit here."""
+        return feats
+
     def forward(self, x: Tensor) -> Tensor:
         feats = torch.cat([conv(x) for conv in self.convs], dim=1)
-        batch = feats.shape[0]
-        # Folding the scales into the batch lets the shared SEWeight module
-        # run once for all branches.
-        context = feats.mean((2, 3)).reshape(
-            batch * self.scales, self.branch_channels, 1, 1)
-        logits = self.se_fc2(self.se_act(self.se_fc1(context))).sigmoid()
-        weights = logits.reshape(batch, self.scales, self.branch_channels)
-        weights = weights.softmax(dim=1).reshape(batch, -1, 1, 1)
+        batch, channels, height, width = feats.shape
+        # Folding the scales into the batch lets the modules shared by the
+        # scales (SEWeight, DMSA's unit) run once for all of them.
+        feats = self.refine_scales(
+            feats.reshape(batch * self.scales, self.branch_channels, height,
+                          width))
+        logits = self.se_fc2(
+            self.se_act(self.se_fc1(feats.mean((2, 3), keepdim=True))))
+        weights = logits.sigmoid().reshape(batch, self.scales,
+                                           self.branch_channels)
+        weights = weights.softmax(dim=1).reshape(batch, channels, 1, 1)
+        feats = feats.reshape(batch, channels, height, width)
         # Under autocast the softmax runs in float32; keep the large product
         # in the features' dtype.
         return feats * weights.to(feats.dtype)

@@ -20,6 +20,9 @@ class SE(BaseModule):
     Natural position: ``after_conv3`` of a bottleneck (after bn3, before the
     residual add), which is where the paper places it.
 
+    Connectable (DCA): :meth:`extract` (squeeze) and :meth:`transform`
+    (excitation); :meth:`forward` fuses them with the input.
+
     Args:
         in_channels (int): Channels C of the input.
         reduction (int): Reduction ratio r. Default: 16.
@@ -54,5 +57,13 @@ class SE(BaseModule):
             self.fc1.reset_parameters()
             self.fc2.reset_parameters()
 
+    def extract(self, x: Tensor) -> Tensor:
+        """Squeeze z = GAP(x): (B, C, H, W) -> (B, C, 1, 1)."""
+        return self.pool(x)
+
+    def transform(self, context: Tensor) -> Tensor:
+        """Excitation s = σ(W2 δ(W1 z)): (B, C, 1, 1) -> (B, C, 1, 1)."""
+        return self.gate(self.fc2(self.act(self.fc1(context))))
+
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.gate(self.fc2(self.act(self.fc1(self.pool(x)))))
+        return x * self.transform(self.extract(x))

@@ -9,7 +9,8 @@ detection option (``frozen_stages``, ``norm_eval``, ``with_cp``, ``style``,
 * plugins in ``BasicBlock`` (``after_conv1``, ``after_conv2``) as well as in
   ``Bottleneck`` (``after_conv1/2/3``), always before the residual add;
 * ``conv2_cfg``: a conv-replacement module (PSA, SK, DMSA) instead of the
-  bottleneck's 3×3 conv, in the stages chosen by ``stage_with_conv2``;
+  bottleneck's 3×3 conv, in the stages chosen by ``stage_with_conv2``, with
+  or without the block's bn2 after it (``conv2_norm``);
 * ``width_multiplier``: the bottleneck's inner width relative to ``planes``
   (EPSANet-Large's wide bottleneck).
 """
@@ -56,8 +57,11 @@ class AttnBlockMixin:
             x = getattr(self, name)(x)
         return x
 
-    def residual_branch(self, x: Tensor) -> Tensor:
-        """The block's conv path with its plugins, before the residual add."""
+    def residual_branch(
+            self, x: Tensor,
+            state: Optional[dict]) -> Tuple[Tensor, Optional[dict]]:
+        """The block's conv path with its plugins, before the residual add;
+        a connected conv replacement (DCA-SK) may update ``state``."""
         raise NotImplementedError
 
     def forward_with_state(self, x: Tensor,
@@ -65,11 +69,13 @@ class AttnBlockMixin:
         """Forward, threading the state of connected attention (DCA, EMCA).
 
         ``self.connected`` (set by the backbone, None for a plain block)
-        runs on the residual branch's output and returns the new state.
+        runs on the residual branch's output and returns the new state. A
+        conv replacement with ``threads_state = True`` (DCA around SK) is
+        called as ``out, state = self.conv2(out, state)`` instead.
         """
 
         def inner_forward(x, state):
-            out = self.residual_branch(x)
+            out, state = self.residual_branch(x, state)
             if self.connected is not None:
                 out, state = self.connected(out, state)
             identity = x if self.downsample is None else self.downsample(x)
@@ -97,12 +103,17 @@ class AttnBasicBlock(AttnBlockMixin, BasicBlock):
     def __init__(self, inplanes: int, planes: int, *args,
                  plugins: Optional[List[dict]] = None,
                  conv2_cfg: Optional[dict] = None,
+                 conv2_norm: bool = True,
                  width_multiplier: float = 1, **kwargs) -> None:
         if conv2_cfg is not None:
             raise ValueError(
                 f'AttnBasicBlock: conv2_cfg={conv2_cfg!r} is invalid; conv '
                 'replacements replace the 3x3 conv of a Bottleneck, '
                 'BasicBlock ResNets (depth 18/34) have none')
+        if not conv2_norm:
+            raise ValueError(
+                f'AttnBasicBlock: conv2_norm={conv2_norm!r} is invalid; it '
+                'applies to Bottleneck conv replacements only')
         if width_multiplier != 1:
             raise ValueError(
                 f'AttnBasicBlock: width_multiplier={width_multiplier!r} is '
@@ -112,18 +123,23 @@ class AttnBasicBlock(AttnBlockMixin, BasicBlock):
             plugins, dict(after_conv1=planes, after_conv2=planes))
         self.connected = None
 
-    def residual_branch(self, x: Tensor) -> Tensor:
+    def residual_branch(
+            self, x: Tensor,
+            state: Optional[dict]) -> Tuple[Tensor, Optional[dict]]:
         out = self.relu(self.norm1(self.conv1(x)))
         out = self.apply_plugins(out, 'after_conv1')
         out = self.norm2(self.conv2(out))
-        return self.apply_plugins(out, 'after_conv2')
+        return self.apply_plugins(out, 'after_conv2'), state
 
 
 class AttnBottleneck(AttnBlockMixin, Bottleneck):
     """mmdet's Bottleneck with an optional conv2 replacement and inner width.
 
     ``conv2_cfg`` is built with ``in_channels = out_channels = width`` and the
-    block's conv2 stride; the block's bn2 + ReLU follow it. Plugins go
+    block's conv2 stride; the block's bn2 + ReLU follow it, or the ReLU only
+    with ``conv2_norm=False`` (bn2 becomes an identity: SKNet's unit, whose
+    selected features, already normalised per branch, go straight into
+    conv3). Plugins go
     after conv1 / conv2 (after their norm + ReLU) or after conv3 (after bn3,
     before the residual add), as in mmdet.
     """
@@ -134,7 +150,12 @@ class AttnBottleneck(AttnBlockMixin, Bottleneck):
     def __init__(self, inplanes: int, planes: int, *args,
                  plugins: Optional[List[dict]] = None,
                  conv2_cfg: Optional[dict] = None,
+                 conv2_norm: bool = True,
                  width_multiplier: float = 1, **kwargs) -> None:
+        if not (conv2_norm or conv2_cfg):
+            raise ValueError(
+                f'AttnBottleneck: conv2_norm={conv2_norm!r} is invalid '
+                'without conv2_cfg; only a conv replacement may drop bn2')
         super().__init__(inplanes, planes, *args, **kwargs)
         width = int(planes * width_multiplier)
         if width < 1:
@@ -149,19 +170,27 @@ class AttnBottleneck(AttnBlockMixin, Bottleneck):
                 conv2_cfg,
                 default_args=dict(in_channels=width, out_channels=width,
                                   stride=self.conv2_stride))
+            if not conv2_norm:
+                self.add_module(self.norm2_name, nn.Identity())
         self.build_position_plugins(
             plugins,
             dict(after_conv1=width, after_conv2=width,
                  after_conv3=planes * self.expansion))
         self.connected = None
 
-    def residual_branch(self, x: Tensor) -> Tensor:
+    def residual_branch(
+            self, x: Tensor,
+            state: Optional[dict]) -> Tuple[Tensor, Optional[dict]]:
         out = self.relu(self.norm1(self.conv1(x)))
         out = self.apply_plugins(out, 'after_conv1')
-        out = self.relu(self.norm2(self.conv2(out)))
+        if getattr(self.conv2, 'threads_state', False):
+            out, state = self.conv2(out, state)
+        else:
+            out = self.conv2(out)
+        out = self.relu(self.norm2(out))
         out = self.apply_plugins(out, 'after_conv2')
         out = self.norm3(self.conv3(out))
-        return self.apply_plugins(out, 'after_conv3')
+        return self.apply_plugins(out, 'after_conv3'), state
 
     def _set_width(self, width: int) -> None:
         """Rebuild conv1-conv3 and bn1-bn2 for an inner width != planes."""
@@ -191,6 +220,8 @@ class AttnResNet(ResNet):
             of each bottleneck, e.g. ``dict(type='PSA')``. Default: None.
         stage_with_conv2 (Sequence[bool]): Stages whose blocks use
             ``conv2_cfg``. Default: all.
+        conv2_norm (bool): Keep the block's bn2 after ``conv2_cfg``; False
+            drops it (SKNet-style units). Default: True.
         width_multiplier (float): Bottleneck inner width / planes.
             Default: 1.
 
@@ -213,6 +244,7 @@ class AttnResNet(ResNet):
                  *args,
                  conv2_cfg: Optional[dict] = None,
                  stage_with_conv2: Sequence[bool] = (True, True, True, True),
+                 conv2_norm: bool = True,
                  width_multiplier: float = 1,
                  num_stages: int = 4,
                  frozen_stages: int = -1,
@@ -235,6 +267,7 @@ class AttnResNet(ResNet):
                 f'(num_stages={num_stages})')
         self._block_extras = dict(conv2_cfg=conv2_cfg,
                                   stage_with_conv2=tuple(stage_with_conv2),
+                                  conv2_norm=conv2_norm,
                                   width_multiplier=width_multiplier)
         super().__init__(depth, *args, num_stages=num_stages,
                          frozen_stages=frozen_stages,
@@ -249,12 +282,18 @@ class AttnResNet(ResNet):
                         type='Constant', val=0,
                         override=dict(name=block.residual_norm))
 
+    def train(self, mode: bool = True) -> 'AttnResNet':
+        # mmdet's ResNet.train() applies norm_eval but returns None.
+        super().train(mode)
+        return self
+
     def make_res_layer(self, **kwargs) -> nn.Module:
         stage = int(math.log2(kwargs['planes'] // self.base_channels))
         extras = self._block_extras
         with_conv2 = extras['stage_with_conv2'][stage]
         return super().make_res_layer(
             conv2_cfg=extras['conv2_cfg'] if with_conv2 else None,
+            conv2_norm=extras['conv2_norm'] if with_conv2 else True,
             width_multiplier=extras['width_multiplier'],
             **kwargs)
 

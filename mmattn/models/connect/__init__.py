@@ -1,4 +1,5 @@
 """Connected attention: modules that read state from preceding blocks."""
+from .dca import DCA
 from .emca import EMCA
 
-__all__ = ['EMCA']
+__all__ = ['DCA', 'EMCA']
