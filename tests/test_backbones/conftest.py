@@ -4,9 +4,7 @@ import copy
 
 import pytest
 import torch
-from mmengine.hub import get_config
 from mmengine.registry import DefaultScope
-from mmengine.structures import InstanceData
 
 
 def _count(model: torch.nn.Module) -> int:
@@ -119,41 +117,5 @@ def check_with_cp():
         torch.testing.assert_close(grads[0][1], grads[1][1])
         for a, b in zip(grads[0][2], grads[1][2]):
             torch.testing.assert_close(a, b)
-
-    return check
-
-
-@pytest.fixture
-def check_faster_rcnn():
-    """The backbone type dropped into mmdet's Faster R-CNN R-50-FPN config
-    (only ``backbone.type`` changes) gives a finite training loss and an
-    inference result on a small input."""
-
-    def check(backbone_type: str, **backbone_kwargs) -> None:
-        from mmdet.registry import MODELS
-        from mmdet.structures import DetDataSample
-        cfg = get_config(
-            'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py').model
-        cfg.backbone.update(type=backbone_type, init_cfg=None,
-                            **backbone_kwargs)
-        with DefaultScope.overwrite_default_scope('mmdet'):
-            detector = MODELS.build(cfg)
-        sample = DetDataSample(metainfo=dict(img_shape=(64, 64),
-                                             ori_shape=(64, 64),
-                                             pad_shape=(64, 64),
-                                             scale_factor=(1.0, 1.0)))
-        sample.gt_instances = InstanceData(
-            bboxes=torch.tensor([[8.0, 8.0, 40.0, 48.0]]),
-            labels=torch.tensor([3]))
-        inputs = torch.randn(1, 3, 64, 64)
-        detector.train()
-        losses = detector(inputs, [sample], mode='loss')
-        total, _ = detector.parse_losses(losses)
-        assert torch.isfinite(total)
-        total.backward()
-        detector.eval()
-        with torch.no_grad():
-            result, = detector(inputs, [sample], mode='predict')
-        assert result.pred_instances.bboxes.shape[-1] == 4
 
     return check

@@ -31,10 +31,6 @@ def test_invalid_depth():
         DMSANet(152)
 
 
-def test_faster_rcnn(check_faster_rcnn):
-    check_faster_rcnn('DMSANet')
-
-
 def test_classifier_forward(check_classifier_forward):
     check_classifier_forward(dict(type='DMSANet', depth=50,
                                   out_indices=(3, )))

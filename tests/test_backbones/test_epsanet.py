@@ -91,10 +91,6 @@ def test_invalid_arguments(kwargs, match):
         EPSANet(**kwargs)
 
 
-def test_faster_rcnn(check_faster_rcnn):
-    check_faster_rcnn('EPSANet')
-
-
 def test_classifier_forward(check_classifier_forward):
     check_classifier_forward(dict(type='EPSANet', depth=50,
                                   out_indices=(3, )))

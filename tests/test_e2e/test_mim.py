@@ -1,7 +1,6 @@
 """`mim train mmattn <config>` from the editable install."""
 import os
 import os.path as osp
-import shutil
 import subprocess
 import sys
 
