@@ -1,9 +1,9 @@
 """Packaging for mmattn, including OpenMMLab's mim extension.
 
-`mim train mmattn <config>` looks for ``mmattn/.mim/{configs,tools}``. A
-regular wheel gets copies of ``configs/`` and ``tools/`` there; an editable
-install (PEP 660 ``editable_wheel`` or legacy ``develop``) gets symlinks, so
-edits to configs and tools are seen without reinstalling.
+`mim train mmattn <config>` looks for ``mmattn/.mim/{configs,tools}`` (and
+``mim search`` for ``model-index.yml``). A regular wheel gets copies there;
+an editable install (PEP 660 ``editable_wheel`` or legacy ``develop``) gets
+symlinks, so edits to configs and tools are seen without reinstalling.
 """
 import os
 import os.path as osp
@@ -14,7 +14,7 @@ from setuptools.command.build_py import build_py
 from setuptools.command.develop import develop
 
 ROOT = osp.dirname(osp.abspath(__file__))
-MIM_DIRS = ('configs', 'tools')
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
 
 
 def read_requirements(name: str) -> list:
@@ -32,7 +32,7 @@ def read_version() -> str:
 
 def populate_mim_dir(target: str, symlink: bool) -> None:
     os.makedirs(target, exist_ok=True)
-    for name in MIM_DIRS:
+    for name in MIM_FILES:
         src, dst = osp.join(ROOT, name), osp.join(target, name)
         if osp.islink(dst) or osp.isfile(dst):
             os.remove(dst)
@@ -40,8 +40,10 @@ def populate_mim_dir(target: str, symlink: bool) -> None:
             shutil.rmtree(dst)
         if symlink:
             os.symlink(osp.relpath(src, target), dst)
-        else:
+        elif osp.isdir(src):
             shutil.copytree(src, dst)
+        else:
+            shutil.copy(src, dst)
 
 
 class BuildPyWithMim(build_py):

@@ -46,5 +46,6 @@ def _check_stack() -> None:
 _check_stack()
 
 from . import models  # noqa: E402,F401  (registers all modules)
+from . import engine  # noqa: E402,F401  (registers the hooks)
 
 __all__ = ['__version__']

@@ -1,11 +1,15 @@
 """Command-line pieces shared by the scripts in ``tools/``."""
 import argparse
+import datetime
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
+from mmengine.registry import MODEL_WRAPPERS, RUNNERS
 from mmengine.runner import Runner
+from torch import distributed as torch_dist
+from torch.nn.parallel import DistributedDataParallel
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +41,70 @@ def load_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def add_weights_only_checkpoints(cfg: Config) -> None:
+    """Add :class:`~mmattn.engine.WeightsOnlyCheckpointHook` to the config's
+    ``custom_hooks`` (once): checkpoints then load with torch >= 2.6's
+    ``torch.load(path)`` default ``weights_only=True``, which mmengine's own
+    loader uses too."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(hook, dict)
+               and hook.get('type') == 'WeightsOnlyCheckpointHook'
+               for hook in hooks):
+        hooks.append(dict(type='WeightsOnlyCheckpointHook'))
+    cfg.custom_hooks = hooks
+
+
+def setup_cpu_distributed(cfg: Config) -> bool:
+    """Make ``--launcher pytorch`` work on a machine without CUDA.
+
+    mmengine 0.10 cannot run distributed on CPU: its ``init_dist`` calls
+    ``torch.cuda.set_device(LOCAL_RANK)`` (which raises without a GPU, also
+    with ``dist_cfg=dict(backend='gloo')``), and its ``Runner.wrap_model``
+    passes ``device_ids=[LOCAL_RANK]`` to ``DistributedDataParallel``, which
+    rejects device ids for a CPU module. Without CUDA this function
+
+    * initialises the process group itself with the ``gloo`` backend
+      (mmengine's runner then skips ``init_dist``); ``env_cfg.dist_cfg``
+      keeps supplying ``timeout``, and its backend is recorded as ``gloo``;
+    * sets ``model_wrapper_cfg`` to mmengine's default wrapper
+      (``MMDistributedDataParallel``, ``broadcast_buffers=False``,
+      ``find_unused_parameters`` from the config, default False) with
+      ``device_ids=None``; a config's own DDP-type wrapper only gets
+      ``device_ids=None``.
+
+    Returns True when it did so; with CUDA, another launcher, or a process
+    group already initialised it changes nothing and returns False.
+    """
+    if (cfg.get('launcher', 'none') != 'pytorch'
+            or torch.cuda.is_available() or torch_dist.is_initialized()):
+        return False
+    env_cfg = cfg.setdefault('env_cfg', {})
+    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    dist_cfg['backend'] = 'gloo'
+    timeout = dist_cfg.get('timeout')
+    kwargs = {} if timeout is None else dict(
+        timeout=datetime.timedelta(seconds=timeout))
+    torch_dist.init_process_group(backend='gloo', **kwargs)
+
+    wrapper = cfg.get('model_wrapper_cfg')
+    if wrapper is None:
+        wrapper = dict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper_type = MODEL_WRAPPERS.get(
+        wrapper.get('type', 'MMDistributedDataParallel'))
+    if isinstance(wrapper_type, type) and issubclass(
+            wrapper_type, DistributedDataParallel):
+        wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    return True
+
+
 def build_runner(cfg: Config) -> Runner:
-    """mmengine's Runner, or the config's own ``runner_type``."""
+    """mmengine's Runner, or the config's own ``runner_type``; on a machine
+    without CUDA, distributed over gloo (see :func:`setup_cpu_distributed`).
+    """
+    setup_cpu_distributed(cfg)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
         RUNNERS.build(cfg)

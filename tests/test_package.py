@@ -32,4 +32,5 @@ def test_regular_wheel_ships_configs_and_tools_under_mim(tmp_path):
     assert 'mmattn/.mim/tools/train.py' in names
     assert 'mmattn/.mim/configs/se/faster-rcnn_r50-se-c3-c5_fpn_1x_coco.py' \
         in names
+    assert 'mmattn/.mim/model-index.yml' in names
     assert 'mmattn/registry.py' in names

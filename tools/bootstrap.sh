@@ -69,10 +69,11 @@ if [[ -z $wheel ]]; then
       -w "$build_dir/wheel" mmcv==2.1.0 >"$build_log" 2>&1
   ) &
   builder=$!
+  build_started=$SECONDS
   while kill -0 "$builder" 2>/dev/null; do
     sleep 60
     step=$(grep -oE '^ *\[[0-9]+/[0-9]+\]' "$build_log" | tail -n1 || true)
-    log "mmcv build running for $(( (SECONDS - started) / 60 )) min ${step:+(compile step $step)}"
+    log "mmcv build running for $(( (SECONDS - build_started) / 60 )) min ${step:+(compile step ${step// /})}"
   done
   if ! wait "$builder"; then
     tail -n 40 "$build_log"

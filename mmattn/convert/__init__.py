@@ -1,4 +1,5 @@
 """Converters from authors' checkpoint layouts to mmattn's state-dict keys."""
+from .dcanet import convert_dcanet_state_dict
 from .epsanet import convert_epsanet_state_dict
 
-__all__ = ['convert_epsanet_state_dict']
+__all__ = ['convert_dcanet_state_dict', 'convert_epsanet_state_dict']

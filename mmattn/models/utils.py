@@ -31,6 +31,23 @@ def eca_kernel_size(channels: int, gamma: int = 2, beta: int = 1) -> int:
     return k if k % 2 else k + 1
 
 
+def adaptive_pool_matrix(out_size: int, in_size: int,
+                         like: torch.Tensor) -> torch.Tensor:
+    """(out_size, in_size) matrix P with ``P @ v == adaptive_avg_pool1d(v)``.
+
+    Uses PyTorch's bins [floor(i·n/m), ceil((i+1)·n/m)), so it is exact for
+    every size, also when upsampling (n < m). Built from tensor operations on
+    the sizes, it also traces and exports to ONNX for dynamic sizes, where
+    adaptive pooling to a size other than 1 does not.
+    """
+    i = torch.arange(out_size, device=like.device)
+    start = (i * in_size) // out_size
+    end = ((i + 1) * in_size + out_size - 1) // out_size
+    pos = torch.arange(in_size, device=like.device)
+    inside = (pos >= start[:, None]) & (pos < end[:, None])
+    return inside.to(like.dtype) / (end - start)[:, None].to(like.dtype)
+
+
 def batch_norm_any_size(norm: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
     """Apply ``norm`` to ``x``, also when ``x`` holds one value per channel.
 
@@ -45,6 +62,43 @@ def batch_norm_any_size(norm: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
     if norm.training and x.numel() == x.shape[1]:
         return F.batch_norm(x, norm.running_mean, norm.running_var,
                             norm.weight, norm.bias, False, 0.0, norm.eps)
+    return norm(x)
+
+
+def group_norm_any_size(x: torch.Tensor, num_groups: int,
+                        weight: torch.Tensor = None,
+                        bias: torch.Tensor = None,
+                        eps: float = 1e-5) -> torch.Tensor:
+    """``F.group_norm``, also when every group holds a single value.
+
+    PyTorch refuses that case (``x.numel() == num_groups``: one image, one
+    channel per group, a 1×1 map) with "Expected more than 1 value per
+    channel when training", in evaluation mode too. A single value is its
+    group's mean, so it normalises to 0 and the output is the affine bias
+    (0 without affine), which is what this returns.
+    """
+    if not torch.jit.is_tracing() and x.numel() == num_groups:
+        out = torch.zeros_like(x)
+        shape = (1, -1) + (1, ) * (x.dim() - 2)
+        if weight is not None:
+            out = out * weight.reshape(shape)
+        if bias is not None:
+            out = out + bias.reshape(shape)
+        return out
+    return F.group_norm(x, num_groups, weight, bias, eps)
+
+
+def norm_any_size(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a norm layer to ``x`` of any size, as
+    :func:`batch_norm_any_size` (BatchNorm with running statistics) and
+    :func:`group_norm_any_size` (GroupNorm) do; other layers are called as
+    they are."""
+    if isinstance(norm, _BatchNorm) and norm.running_mean is not None:
+        return batch_norm_any_size(norm, x)
+    if (isinstance(norm, torch.nn.GroupNorm) and not torch.jit.is_tracing()
+            and x.numel() == norm.num_groups):
+        return group_norm_any_size(x, norm.num_groups, norm.weight,
+                                   norm.bias, norm.eps)
     return norm(x)
 
 

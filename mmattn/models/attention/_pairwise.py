@@ -43,6 +43,13 @@ def pairwise_attention(query: Tensor,
     * queries go through in chunks, so that even the math path (other devices,
       unsupported dtypes or sizes) holds at most ``chunk_size × M`` scores
       per batch element.
+
+    While tracing (``torch.jit.trace``, ``torch.onnx.export(dynamo=False)``)
+    the queries go through in one call: a Python loop over
+    ``ceil(N / chunk_size)`` chunks would be recorded with the chunk count of
+    the example input, so an exported graph would fail on any input with
+    more positions. The values are the same; the exported attention holds
+    the (N, M) matrix (an ONNX runtime's business).
     """
     width = max(query.size(-1), value.size(-1))
     # contiguous(): SDPA's fused kernels need a unit stride on the last dim.
@@ -52,12 +59,16 @@ def pairwise_attention(query: Tensor,
     # The fused CPU kernel only accepts (B, heads, L, E) inputs.
     query, key, value_padded = (
         t.unsqueeze(1) for t in (query, key, value_padded))
-    step = query.size(2) if chunk_size is None else chunk_size
-    out = torch.cat([
-        F.scaled_dot_product_attention(
-            query[:, :, start:start + step], key, value_padded, scale=scale)
-        for start in range(0, query.size(2), step)
-    ], dim=2)
+    if chunk_size is None or torch.jit.is_tracing():
+        out = F.scaled_dot_product_attention(
+            query, key, value_padded, scale=scale)
+    else:
+        out = torch.cat([
+            F.scaled_dot_product_attention(
+                query[:, :, start:start + chunk_size], key, value_padded,
+                scale=scale)
+            for start in range(0, query.size(2), chunk_size)
+        ], dim=2)
     return out.squeeze(1)[..., :value.size(-1)]
 
 

@@ -10,7 +10,8 @@ from torch import Tensor, nn
 from mmattn.models.attention.da_channel_attention import DAChannelAttention
 from mmattn.models.attention.da_position_attention import DAPositionAttention
 from mmattn.models.utils import (channel_shuffle, check_choice,
-                                 check_divisible, check_positive_int)
+                                 check_divisible, check_positive_int,
+                                 norm_any_size)
 from mmattn.registry import PLUGIN, register
 
 #: Norms of the spatial gate (paper Table 8's variants).
@@ -112,7 +113,8 @@ class DMSAUnit(BaseModule):
                       width)
         x_channel, x_spatial = x.chunk(2, dim=1)
         gate = torch.sigmoid(
-            self.gate_weight * self.gate_norm(x_spatial) + self.gate_bias)
+            self.gate_weight * norm_any_size(self.gate_norm, x_spatial) +
+            self.gate_bias)
         out = torch.cat([
             self.channel_attention(x_channel),
             self.position_attention(x_spatial * gate)

@@ -4,7 +4,8 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import check_divisible, check_positive_int
+from mmattn.models.utils import (check_divisible, check_positive_int,
+                                 norm_any_size)
 from mmattn.registry import PLUGIN, register
 
 
@@ -81,7 +82,8 @@ class EMA(BaseModule):
         # concatenating along the spatial axis shares its weights exactly.
         hw = self.conv1x1(torch.cat([pooled_h, pooled_w], dim=2))
         gate_h, gate_w = torch.split(hw, [height, width], dim=2)
-        x1 = self.gn(g * gate_h.sigmoid() * gate_w.transpose(2, 3).sigmoid())
+        x1 = norm_any_size(
+            self.gn, g * gate_h.sigmoid() * gate_w.transpose(2, 3).sigmoid())
         x2 = self.conv3x3(g)
 
         a1 = x1.mean((2, 3)).softmax(dim=-1).unsqueeze(1)

@@ -7,7 +7,8 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import check_at_most, check_choice, check_divisible
+from mmattn.models.utils import (adaptive_pool_matrix, check_at_most,
+                                 check_choice, check_divisible)
 from mmattn.registry import PLUGIN, register
 
 # The authors' frequency rankings on the 7×7 DCT grid (u along H, v along
@@ -44,20 +45,6 @@ def dct_basis_1d(length: int, freq: int) -> Tensor:
     basis = torch.cos(math.pi * freq * (pos + 0.5) / length)
     return basis * (math.sqrt(1 / length) if freq == 0 else
                     math.sqrt(2 / length))
-
-
-def _adaptive_pool_matrix(out_size: int, in_size: int, like: Tensor) -> Tensor:
-    """(out_size, in_size) matrix P with ``P @ v == adaptive_avg_pool1d(v)``.
-
-    Uses PyTorch's bins [floor(i·n/m), ceil((i+1)·n/m)), so it is exact for
-    every size, also when upsampling (n < m).
-    """
-    i = torch.arange(out_size, device=like.device)
-    start = (i * in_size) // out_size
-    end = ((i + 1) * in_size + out_size - 1) // out_size
-    pos = torch.arange(in_size, device=like.device)
-    inside = (pos >= start[:, None]) & (pos < end[:, None])
-    return inside.to(like.dtype) / (end - start)[:, None].to(like.dtype)
 
 
 @register(PLUGIN)
@@ -146,9 +133,13 @@ class MultiSpectralAttention(BaseModule):
     def forward(self, x: Tensor) -> Tensor:
         batch, channels, height, width = x.shape
         filters = self.dct_filters
-        if (height, width) != (self.dct_h, self.dct_w):
-            pool_h = _adaptive_pool_matrix(self.dct_h, height, filters)
-            pool_w = _adaptive_pool_matrix(self.dct_w, width, filters)
+        # While tracing (ONNX export) always pool: a size comparison would be
+        # recorded as a constant, and pooling to the same size is the
+        # identity, exactly.
+        if torch.jit.is_tracing() or (height, width) != (self.dct_h,
+                                                          self.dct_w):
+            pool_h = adaptive_pool_matrix(self.dct_h, height, filters)
+            pool_w = adaptive_pool_matrix(self.dct_w, width, filters)
             filters = pool_h.t() @ filters @ pool_w
         num_freq = filters.shape[0]
         # Channel part i (C/n consecutive channels) uses filter i. Filter as

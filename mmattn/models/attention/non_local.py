@@ -7,7 +7,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmattn.models.attention._pairwise import pairwise_attention
-from mmattn.models.utils import check_at_most, check_positive_int
+from mmattn.models.utils import (check_at_most, check_positive_int,
+                                 norm_any_size)
 from mmattn.registry import PLUGIN, register
 
 
@@ -88,4 +89,4 @@ class NonLocal(BaseModule):
             for conv in (self.theta, self.phi, self.g))
         y = pairwise_attention(query, key, value, self.scale, self.chunk_size)
         y = y.transpose(1, 2).reshape(batch, -1, height, width)
-        return x + self.norm(self.out_conv(y))
+        return x + norm_any_size(self.norm, self.out_conv(y))

@@ -7,7 +7,8 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import check_divisible, check_positive_int
+from mmattn.models.utils import (check_divisible, check_positive_int,
+                                 norm_any_size)
 from mmattn.registry import CONV_REPLACEMENT, register
 
 
@@ -28,8 +29,10 @@ class SK(BaseModule):
 
     As in the paper the FCs have no bias (each feeds a BN or a softmax), so
     the module has ``M·(in·C·9/G + 2C) + C·d + 2d + d·M·C`` parameters.
-    The BN after W normalises a (B, d) vector: in training it needs a batch
-    of at least 2, like every BN on pooled features.
+    The BN after W normalises a (B, d) vector; a batch of one (or a branch
+    BN on a single 1×1 map) has no batch statistics in training and is
+    normalised with the running ones
+    (:func:`~mmattn.models.utils.batch_norm_any_size`).
 
     The DCA paper's SK-ResNet-50 (Ma et al., "DCANet: Learning Connected
     Attentions for Convolutional Neural Networks", arXiv:2007.05099) is
@@ -124,7 +127,7 @@ class SK(BaseModule):
     def split(self, x: Tensor) -> Tensor:
         """Branch features U_i of ``x``, stacked: (B, M, C, H', W')."""
         return torch.stack([
-            self.act(norm(conv(x)))
+            self.act(norm_any_size(norm, conv(x)))
             for conv, norm in zip(self.convs, self.norms)
         ], dim=1)
 
@@ -137,7 +140,7 @@ class SK(BaseModule):
         they sum to 1 over the branches."""
         batch = context.shape[0]
         s = context.sum(1).reshape(batch, self.out_channels, 1, 1)
-        z = self.act(self.fc_norm(self.fc1(s)))
+        z = self.act(norm_any_size(self.fc_norm, self.fc1(s)))
         logits = self.fc2(z).reshape(batch, self.branches, self.out_channels)
         return logits.softmax(dim=1)
 

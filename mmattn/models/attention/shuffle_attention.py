@@ -1,12 +1,11 @@
 """Shuffle attention (Zhang and Yang, "SA-Net: Shuffle Attention for Deep
 Convolutional Neural Networks", ICASSP 2021)."""
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmattn.models.utils import (channel_shuffle, check_divisible,
-                                 check_positive_int)
+                                 check_positive_int, group_norm_any_size)
 from mmattn.registry import PLUGIN, register
 
 
@@ -78,10 +77,10 @@ class ShuffleAttention(BaseModule):
         # so that the normalised map is written once instead of three times.
         sweight = self.sweight.flatten()
         spatial_gate = torch.sigmoid(
-            F.group_norm(x_spatial, self.gn.num_groups,
-                         sweight * self.gn.weight,
-                         sweight * self.gn.bias + self.sbias.flatten(),
-                         self.gn.eps))
+            group_norm_any_size(x_spatial, self.gn.num_groups,
+                                sweight * self.gn.weight,
+                                sweight * self.gn.bias + self.sbias.flatten(),
+                                self.gn.eps))
 
         out = torch.cat(
             [x_channel * channel_gate, x_spatial * spatial_gate], dim=1)

@@ -8,7 +8,7 @@ from mmengine.model.weight_init import constant_init, kaiming_init
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmattn.models.utils import check_odd_kernels
+from mmattn.models.utils import check_odd_kernels, check_positive_int
 from mmattn.registry import PLUGIN, register
 
 
@@ -67,6 +67,7 @@ class TripletAttention(BaseModule):
                  norm_cfg: dict = dict(type='BN', momentum=0.01),
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
+        check_positive_int('TripletAttention', 'in_channels', in_channels)
         check_odd_kernels('TripletAttention', 'kernel_size', (kernel_size, ))
         self.no_spatial = no_spatial
         self.branch_names = ('cw', 'hc') if no_spatial else ('cw', 'hc',

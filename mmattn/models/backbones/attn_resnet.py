@@ -15,14 +15,65 @@ detection option (``frozen_stages``, ``norm_eval``, ``with_cp``, ``style``,
   (EPSANet-Large's wide bottleneck).
 """
 import math
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmcv.cnn import build_conv_layer, build_norm_layer, build_plugin_layer
 from mmdet.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_with_prefix)
 from torch import Tensor, nn
 from torch.utils import checkpoint
 
 from mmattn.registry import BACKBONE, MODELS, register
+
+
+def check_pretrained_keys(module: nn.Module, init_cfg: dict) -> None:
+    """Raise ValueError when the checkpoint of a ``Pretrained`` init_cfg
+    holds no tensor that fits ``module`` (no key with a name and shape of
+    the module's state dict).
+
+    mmengine loads such checkpoints with ``strict=False``: mismatching keys
+    are only a logged warning, and a checkpoint that matches nothing (a
+    detector's checkpoint, whose backbone keys start with ``backbone.``,
+    given without ``prefix='backbone.'``) leaves the model at its random
+    init without an error. Partial matches stay warnings: an ImageNet
+    ResNet loaded into an attention ResNet lacks the attention weights by
+    design.
+    """
+    source = init_cfg['checkpoint']
+    map_location = init_cfg.get('map_location', 'cpu')
+    prefix = init_cfg.get('prefix')
+    if prefix is None:
+        loaded = _load_checkpoint(source, map_location=map_location)
+        loaded = loaded.get('state_dict', loaded)
+        state = {re.sub(r'^module\.', '', key): value
+                 for key, value in loaded.items()}
+    else:
+        state = _load_checkpoint_with_prefix(prefix, source, map_location)
+    own = module.state_dict()
+    # BN's num_batches_tracked is a scalar in every model: not evidence.
+    if any(key in own and getattr(value, 'shape', None) == own[key].shape
+           and not key.endswith('num_batches_tracked')
+           for key, value in state.items()):
+        return
+    unexpected = sorted(set(state) - set(own))
+    missing = sorted(set(own) - set(state))
+    if any(key.startswith('backbone.') for key in state):
+        hint = ("its keys start with 'backbone.' (a detector's or "
+                "classifier's checkpoint): add prefix='backbone.' to the "
+                'init_cfg')
+    elif set(state) & set(own):
+        hint = ('the names match but no shape does: check depth, widths '
+                'and attention settings against the checkpoint')
+    else:
+        hint = 'is it a checkpoint of this kind of model?'
+    raise ValueError(
+        f'{type(module).__name__}: init_cfg checkpoint {source!r} has no '
+        f'tensor that fits the model ({len(state)} tensors, none with a key '
+        f'and shape among the model\'s {len(own)}), so nothing would be '
+        f'loaded. Unexpected keys (first 5): {unexpected[:5]}; missing keys '
+        f'(first 5): {missing[:5]}. Hint: {hint}.')
 
 
 class AttnBlockMixin:
@@ -260,6 +311,14 @@ class AttnResNet(ResNet):
             raise ValueError(
                 f'{type(self).__name__}: frozen_stages={frozen_stages!r} is '
                 f'invalid; it must lie in [-1, num_stages={num_stages}]')
+        for index, plugin in enumerate(kwargs.get('plugins') or []):
+            # mmdet asserts this without a message.
+            stages = plugin.get('stages')
+            if stages is not None and len(stages) != num_stages:
+                raise ValueError(
+                    f'{type(self).__name__}: plugins[{index}] stages='
+                    f'{tuple(stages)!r} is invalid; it needs one flag per '
+                    f'stage (num_stages={num_stages})')
         if len(stage_with_conv2) < num_stages:
             raise ValueError(
                 f'{type(self).__name__}: stage_with_conv2={stage_with_conv2!r}'
@@ -281,6 +340,14 @@ class AttnResNet(ResNet):
                     block.init_cfg = dict(
                         type='Constant', val=0,
                         override=dict(name=block.residual_norm))
+
+    def init_weights(self) -> None:
+        # mmengine would load a mismatching checkpoint with a warning only.
+        if (isinstance(self.init_cfg, dict)
+                and self.init_cfg.get('type') == 'Pretrained'
+                and not getattr(self, '_is_init', False)):
+            check_pretrained_keys(self, self.init_cfg)
+        super().init_weights()
 
     def train(self, mode: bool = True) -> 'AttnResNet':
         # mmdet's ResNet.train() applies norm_eval but returns None.

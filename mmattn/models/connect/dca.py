@@ -20,8 +20,8 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmattn.models.attention import CBAM, GC, SE, SK, GatherExcite
-from mmattn.models.utils import (batch_norm_any_size, check_choice,
-                                 check_positive_int)
+from mmattn.models.utils import (adaptive_pool_matrix, batch_norm_any_size,
+                                 check_choice, check_positive_int)
 
 CONNECTIONS = ('direct', 'weighted', 'softmax')
 CHANNEL_MATCHINGS = ('1fc', '2fc')
@@ -60,9 +60,19 @@ def match_spatial(x: Tensor, size: Tuple[int, int]) -> Tensor:
     13 after a stride-2 stage) use area interpolation, i.e. adaptive average
     pooling with overlapping windows, which ONNX cannot express; the
     authors' integer-stride pooling fails on them instead.
+
+    While tracing (``torch.onnx.export(dynamo=False)``) the pooling is the
+    same adaptive average as products with pooling matrices
+    (:func:`~mmattn.models.utils.adaptive_pool_matrix`): exportable, and
+    correct for every input size, where the branches above would be recorded
+    with the example input's sizes.
     """
     height, width = x.shape[-2:]
     out_height, out_width = size
+    if torch.jit.is_tracing():
+        pool_h = adaptive_pool_matrix(out_height, height, x)
+        pool_w = adaptive_pool_matrix(out_width, width, x)
+        return pool_h @ x @ pool_w.t()
     if (height, width) == (out_height, out_width):
         return x
     if height % out_height == 0 and width % out_width == 0:

@@ -1,0 +1,19 @@
+# Mask R-CNN (R-50-FPN, 1x) with coordinate attention (r=32) after conv3
+# (after bn3, before the residual add) of every bottleneck in stages c3-c5
+# of the ImageNet-pretrained ResNet-50: the attention starts from its own
+# init, the rest of the backbone from torchvision's weights. layer1 is
+# frozen by the base config, so it carries no attention. The module contains
+# BatchNorm, kept in eval mode by the base config's norm_eval=True (it then
+# acts as a fixed affine map with learnable scale and shift); the
+# mask-rcnn_r50-syncbn-* config trains its statistics.
+_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmattn'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        plugins=[
+            dict(
+                cfg=dict(type='CoordAttention', reduction=32),
+                stages=(False, True, True, True),
+                position='after_conv3')
+        ]))

@@ -1,0 +1,17 @@
+# Cascade R-CNN (R-50-FPN, 1x) with EMA (factor 32) after conv3 (after
+# bn3, before the residual add) of every bottleneck in stages c3-c5
+# of the ImageNet-pretrained ResNet-50 (torchvision weights; the EMA
+# modules start from their own init). layer1 is frozen by the base
+# config, so it carries no attention. EMA is norm-free apart from a
+# GroupNorm, so norm_eval=True is harmless.
+_base_ = 'mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmattn'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        plugins=[
+            dict(
+                cfg=dict(type='EMA', factor=32),
+                stages=(False, True, True, True),
+                position='after_conv3')
+        ]))

@@ -1,0 +1,7 @@
+# EMCA-ECA-ResNet-34 on ImageNet-1k: the EMCA-SE
+# config it inherits with the ECA excitation.
+_base_ = './emca-se-resnet34_8xb32_in1k.py'
+
+model = dict(
+    backbone=dict(
+        excitation='ECA'))

@@ -1,0 +1,6 @@
+# EMCA-SE-ResNet-34 on ImageNet-1k (recipe of the -50 config).
+_base_ = './emca-se-resnet18_8xb32_in1k.py'
+
+model = dict(
+    backbone=dict(
+        depth=34))
