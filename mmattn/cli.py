@@ -4,6 +4,8 @@ import datetime
 import os
 import os.path as osp
 
+from typing import List, Optional, Tuple
+
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import MODEL_WRAPPERS, RUNNERS
@@ -108,3 +110,17 @@ def build_runner(cfg: Config) -> Runner:
     setup_cpu_distributed(cfg)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
         RUNNERS.build(cfg)
+
+
+def parse_input_size(values: Optional[List[str]]) -> Optional[Tuple[int, int]]:
+    """``--input-size`` as given to the analysis tools: ``S``, ``H W`` or
+    ``HxW``; None when not given."""
+    if not values:
+        return None
+    parts = [int(v) for v in 'x'.join(values).lower().split('x') if v]
+    if len(parts) == 1:
+        return parts[0], parts[0]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise argparse.ArgumentTypeError(
+        f'--input-size {" ".join(values)!r} is invalid; give S, H W or HxW')

@@ -22,16 +22,9 @@ import argparse
 import json
 import sys
 
+from mmattn.cli import parse_input_size
 
-def parse_size(values):
-    if not values:
-        return None
-    parts = [int(v) for v in 'x'.join(values).lower().split('x') if v]
-    if len(parts) == 1:
-        return parts[0], parts[0]
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    raise argparse.ArgumentTypeError(f'bad input size {values!r}')
+
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -70,7 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--json', help='write all results as JSON here')
     parser.add_argument('--out', help='also write the markdown table here')
     args = parser.parse_args(argv)
-    args.input_size = parse_size(args.input_size)
+    args.input_size = parse_input_size(args.input_size)
     return args
 
 

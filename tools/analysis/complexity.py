@@ -20,7 +20,8 @@ Examples::
 """
 import argparse
 import sys
-from typing import List, Optional
+
+from mmattn.cli import parse_input_size
 
 DEFAULT_SIZES = {
     'classifier': (224, 224),
@@ -29,17 +30,6 @@ DEFAULT_SIZES = {
 }
 
 
-def parse_size(values: Optional[List[str]]):
-    """``224`` / ``224x224`` / ``800 1216`` -> (H, W)."""
-    if not values:
-        return None
-    text = 'x'.join(values).lower()
-    parts = [int(v) for v in text.split('x') if v]
-    if len(parts) == 1:
-        return parts[0], parts[0]
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    raise argparse.ArgumentTypeError(f'bad input size {values!r}')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -87,7 +77,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.paper and not args.models:
         parser.error('name at least one model, or use --paper')
-    args.input_size = parse_size(args.input_size)
+    args.input_size = parse_input_size(args.input_size)
     return args
 
 

@@ -23,12 +23,9 @@ import json
 import os.path as osp
 import sys
 
+from mmattn.cli import parse_input_size
 
-def parse_size(values):
-    if not values:
-        return None
-    parts = [int(v) for v in 'x'.join(values).lower().split('x') if v]
-    return (parts[0], parts[0]) if len(parts) == 1 else tuple(parts[:2])
+
 
 
 def parse_args(argv=None):
@@ -65,7 +62,7 @@ def main(argv=None) -> int:
     from mmattn.analysis.plotting import (plot_channel_scales,
                                           plot_dca_ratios, plot_spatial_maps)
     spec = resolve(args.model, kind=args.kind)
-    size = parse_size(args.input_size) or (224, 224)
+    size = parse_input_size(args.input_size) or (224, 224)
     model = build(spec, args.device)
     if args.checkpoint:
         from mmengine.runner import load_checkpoint

@@ -18,12 +18,9 @@ import argparse
 import os.path as osp
 import sys
 
+from mmattn.cli import parse_input_size
 
-def parse_size(values):
-    if not values:
-        return None
-    parts = [int(v) for v in 'x'.join(values).lower().split('x') if v]
-    return (parts[0], parts[0]) if len(parts) == 1 else tuple(parts[:2])
+
 
 
 def parse_args(argv=None):
@@ -61,7 +58,7 @@ def main(argv=None) -> int:
     from mmattn.analysis.models import build, resolve
     from mmattn.analysis.plotting import save_overlay
     spec = resolve(args.model, kind=args.kind)
-    size = parse_size(args.input_size) or (
+    size = parse_input_size(args.input_size) or (
         (512, 512) if spec.kind != 'classifier' else (224, 224))
     model = build(spec, args.device)
     if args.checkpoint:
