@@ -124,3 +124,17 @@ def parse_input_size(values: Optional[List[str]]) -> Optional[Tuple[int, int]]:
         return parts[0], parts[1]
     raise argparse.ArgumentTypeError(
         f'--input-size {" ".join(values)!r} is invalid; give S, H W or HxW')
+
+
+def add_picture_arguments(parser: argparse.ArgumentParser,
+                          size_help: str) -> None:
+    """The model and input arguments of the tools/visualization scripts."""
+    parser.add_argument('model', help='model spec (name, detector:backbone, '
+                        'dict(...) or config file)')
+    parser.add_argument('--kind', choices=('classifier', 'backbone'),
+                        default='classifier')
+    parser.add_argument('--checkpoint', help='weights to load (strict=False)')
+    parser.add_argument('--img', help='input image (default: a synthetic '
+                        'picture of a few shapes)')
+    parser.add_argument('--input-size', nargs='+', metavar='SIZE',
+                        help=size_help)

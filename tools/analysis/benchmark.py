@@ -25,8 +25,6 @@ import sys
 from mmattn.cli import parse_input_size
 
 
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n')[0],

@@ -30,8 +30,6 @@ DEFAULT_SIZES = {
 }
 
 
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n')[0],

@@ -18,24 +18,14 @@ import argparse
 import os.path as osp
 import sys
 
-from mmattn.cli import parse_input_size
-
-
+from mmattn.cli import add_picture_arguments, parse_input_size
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n')[0], epilog=__doc__.split('\n', 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('model', help='model spec (name, detector:backbone, '
-                        'dict(...) or config file)')
-    parser.add_argument('--kind', choices=('classifier', 'backbone'),
-                        default='classifier')
-    parser.add_argument('--checkpoint', help='weights to load (strict=False)')
-    parser.add_argument('--img', help='input image (default: a synthetic '
-                        'picture of a few shapes)')
-    parser.add_argument('--input-size', nargs='+', metavar='SIZE',
-                        help='H W / HxW / S (default 224; detectors 512)')
+    add_picture_arguments(parser, 'H W / HxW / S (default 224; detectors 512)')
     parser.add_argument('--layer', help='dotted module path (default: the '
                         'backbone, at its last output)')
     parser.add_argument('--output-index', type=int,
