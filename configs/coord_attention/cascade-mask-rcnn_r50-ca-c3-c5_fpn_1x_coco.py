@@ -6,14 +6,10 @@
 # BatchNorm, kept in eval mode by the base config's norm_eval=True (it then
 # acts as a fixed affine map with learnable scale and shift); the
 # mask-rcnn_r50-syncbn-* config trains its statistics.
-_base_ = 'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py'
+_base_ = [
+    'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
+    '../_base_/backbones/r50-ca-c3-c5.py'
+]
 custom_imports = dict(imports=['mmattn'], allow_failed_imports=False)
 
-model = dict(
-    backbone=dict(
-        plugins=[
-            dict(
-                cfg=dict(type='CoordAttention', reduction=32),
-                stages=(False, True, True, True),
-                position='after_conv3')
-        ]))
+model = dict(backbone={{_base_.backbone}})

@@ -4,14 +4,10 @@
 # modules start from their own init). layer1 is frozen by the base
 # config, so it carries no attention. EMA is norm-free apart from a
 # GroupNorm, so norm_eval=True is harmless.
-_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+_base_ = [
+    'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    '../_base_/backbones/r50-ema-c3-c5.py'
+]
 custom_imports = dict(imports=['mmattn'], allow_failed_imports=False)
 
-model = dict(
-    backbone=dict(
-        plugins=[
-            dict(
-                cfg=dict(type='EMA', factor=32),
-                stages=(False, True, True, True),
-                position='after_conv3')
-        ]))
+model = dict(backbone={{_base_.backbone}})

@@ -3,14 +3,10 @@
 # ImageNet-pretrained ResNet-50: the attention starts from its own init, the
 # rest of the backbone from torchvision's weights. layer1 is frozen by the
 # base config, so it carries no attention.
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+_base_ = [
+    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    '../_base_/backbones/r50-gc-c3-c5.py'
+]
 custom_imports = dict(imports=['mmattn'], allow_failed_imports=False)
 
-model = dict(
-    backbone=dict(
-        plugins=[
-            dict(
-                cfg=dict(type='GC', ratio=1. / 16),
-                stages=(False, True, True, True),
-                position='after_conv3')
-        ]))
+model = dict(backbone={{_base_.backbone}})

@@ -1,0 +1,10 @@
+# The backbone of every configs/se/*_r50-se-c3-c5_fpn_* detector
+# config (a variable, not `model`: mmengine forbids two bases that both
+# define `model`); they use it as model.backbone={{_base_.backbone}}.
+backbone = dict(
+    plugins=[
+        dict(
+            cfg=dict(type='SE', reduction=16),
+            stages=(False, True, True, True),
+            position='after_conv3')
+    ])
