@@ -123,8 +123,8 @@ def _write_split(root: str, split: str, num_images: int,
 
 
 def generate_shapes_dataset(root: str,
-                            num_train: int = 300,
-                            num_val: int = 50,
+                            num_train: int = 1000,
+                            num_val: int = 100,
                             image_size: Sequence[int] = (128, 128),
                             max_objects: int = 3,
                             size_range: Sequence[int] = (24, 64),

@@ -8,8 +8,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('root', nargs='?', default='data/shapes',
                         help='output folder (default: data/shapes)')
-    parser.add_argument('--num-train', type=int, default=300)
-    parser.add_argument('--num-val', type=int, default=50)
+    parser.add_argument('--num-train', type=int, default=1000)
+    parser.add_argument('--num-val', type=int, default=100)
     parser.add_argument('--image-size', type=int, nargs=2, default=(128, 128),
                         metavar=('HEIGHT', 'WIDTH'))
     parser.add_argument('--max-objects', type=int, default=3)

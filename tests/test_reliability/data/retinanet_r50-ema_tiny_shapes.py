@@ -2,14 +2,15 @@
 # shapes dataset (mmattn.demo.generate_shapes_dataset) on CPU in seconds:
 # the reliability tests (DDP, resume) use it. Stock RetinaNet with an
 # AttnResNet-50 a quarter as wide as ResNet-50 (base_channels=16: the same
-# bottlenecks, 1/16 of the parameters) carrying EMA after conv3 in stages
-# c3-c5, every stage trainable (frozen_stages=-1, norm_eval=False) so that
-# DDP sees every parameter, a 64-channel FPN and one stacked head conv. No
-# validation.
+# bottlenecks, 1/16 of the parameters) carrying the EMA plugins of
+# configs/ema (after conv3 in stages c3-c5), every stage trainable
+# (frozen_stages=-1, norm_eval=False) so that DDP sees every parameter, a
+# 64-channel FPN and one stacked head conv. No validation.
 # Set the data with --cfg-options train_dataloader.dataset.data_root=DIR/.
 _base_ = [
     'mmdet::_base_/models/retinanet_r50_fpn.py',
     'mmdet::_base_/default_runtime.py',
+    '../../../configs/_base_/backbones/r50-ema-c3-c5.py',
 ]
 custom_imports = dict(imports=['mmattn'], allow_failed_imports=False)
 
@@ -20,12 +21,7 @@ model = dict(
         frozen_stages=-1,
         norm_eval=False,
         init_cfg=None,
-        plugins=[
-            dict(
-                cfg=dict(type='EMA', factor=32),
-                stages=(False, True, True, True),
-                position='after_conv3')
-        ]),
+        plugins={{_base_.backbone.plugins}}),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
     bbox_head=dict(
         num_classes=4, in_channels=64, feat_channels=64, stacked_convs=1))
