@@ -3,13 +3,7 @@
 # The DCA paper's ImageNet recipe (section 4): SGD with Nesterov
 # momentum 0.9, weight decay 1e-4, batch 256 (8 GPUs x 32), lr 0.1
 # divided by 10 every 30 epochs, 100 epochs, 224x224 crops.
-_base_ = [
-    'mmpretrain::_base_/models/resnet50.py',
-    'mmpretrain::_base_/datasets/imagenet_bs32.py',
-    'mmpretrain::_base_/schedules/imagenet_bs256.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmattn'], allow_failed_imports=False)
+_base_ = ['../_base_/imagenet_resnet50_from_scratch.py']
 
 model = dict(
     backbone=dict(
@@ -17,11 +11,6 @@ model = dict(
         depth=50,
         attention=dict(type='SE'),
         connection='direct',
-        channel_matching='2fc',
-        out_indices=(3, ),
-        # mmdet's ResNet (which mmattn's backbones extend) defaults to
-        # norm_eval=True for fine-tuning; training from scratch needs BN in
-        # train mode.
-        norm_eval=False))
+        channel_matching='2fc'))
 
 optim_wrapper = dict(optimizer=dict(nesterov=True))

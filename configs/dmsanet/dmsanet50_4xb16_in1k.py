@@ -3,23 +3,12 @@
 # momentum 0.9, mini-batch 64, lr 0.1 divided by 10 every 20 epochs, 50
 # epochs, 224x224 crops. The paper also prints "learning rate of 1e-4",
 # read here as the weight decay (1e-4, as in the detection recipe).
-_base_ = [
-    'mmpretrain::_base_/models/resnet50.py',
-    'mmpretrain::_base_/datasets/imagenet_bs32.py',
-    'mmpretrain::_base_/schedules/imagenet_bs256.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmattn'], allow_failed_imports=False)
+_base_ = ['../_base_/imagenet_resnet50_from_scratch.py']
 
 model = dict(
     backbone=dict(
         type='DMSANet',
-        depth=50,
-        out_indices=(3, ),
-        # mmdet's ResNet (which mmattn's backbones extend) defaults to
-        # norm_eval=True for fine-tuning; training from scratch needs BN in
-        # train mode.
-        norm_eval=False))
+        depth=50))
 
 train_dataloader = dict(batch_size=16)
 optim_wrapper = dict(

@@ -4,24 +4,13 @@
 # divided by 10 every 30 epochs, 120 epochs, label smoothing 0.1,
 # 224x224 random crops with horizontal flips (mmpretrain's standard
 # ImageNet pipeline).
-_base_ = [
-    'mmpretrain::_base_/models/resnet50.py',
-    'mmpretrain::_base_/datasets/imagenet_bs32.py',
-    'mmpretrain::_base_/schedules/imagenet_bs256.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmattn'], allow_failed_imports=False)
+_base_ = ['../_base_/imagenet_resnet50_from_scratch.py']
 
 model = dict(
     backbone=dict(
         type='EPSANet',
         depth=50,
-        variant='small',
-        out_indices=(3, ),
-        # mmdet's ResNet (which mmattn's backbones extend) defaults to
-        # norm_eval=True for fine-tuning; training from scratch needs BN in
-        # train mode.
-        norm_eval=False),
+        variant='small'),
     head=dict(
         loss=dict(
             type='LabelSmoothLoss', label_smooth_val=0.1,

@@ -3,24 +3,13 @@
 # branches, groups 1, L=1, no bn2), trained with the DCA recipe: SGD with
 # Nesterov momentum 0.9, weight decay 1e-4, batch 256, lr 0.1 divided by
 # 10 every 30 epochs, 100 epochs.
-_base_ = [
-    'mmpretrain::_base_/models/resnet50.py',
-    'mmpretrain::_base_/datasets/imagenet_bs32.py',
-    'mmpretrain::_base_/schedules/imagenet_bs256.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmattn'], allow_failed_imports=False)
+_base_ = ['../_base_/imagenet_resnet50_from_scratch.py']
 
 model = dict(
     backbone=dict(
         type='AttnResNet',
         depth=50,
         conv2_cfg=dict(type='SK', groups=1, min_channels=1),
-        conv2_norm=False,
-        out_indices=(3, ),
-        # mmdet's ResNet (which mmattn's backbones extend) defaults to
-        # norm_eval=True for fine-tuning; training from scratch needs BN in
-        # train mode.
-        norm_eval=False))
+        conv2_norm=False))
 
 optim_wrapper = dict(optimizer=dict(nesterov=True))
