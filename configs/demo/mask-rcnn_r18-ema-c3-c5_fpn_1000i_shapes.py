@@ -8,10 +8,9 @@
 # every RoI under 112 px, i.e. all of them here, to P2) while mask RoIs
 # keep P2's resolution,
 # far fewer proposals and sampled RoIs (a few shapes per image need neither
-# 2000 proposals nor 512 RoIs), 2x2 samples per RoIAlign bin (mmcv's CPU
-# RoIAlign backward dominated the step with the adaptive count), a 2-conv
-# mask head with GroupNorm, and batch 4 (an iteration costs about as much as
-# one of the RetinaNet demo's batch 8).
+# 2000 proposals nor 512 RoIs), 2x2 samples per RoIAlign bin instead of the
+# adaptive count (mmcv's RoIAlign backward is slow on CPU), a 2-conv mask
+# head with GroupNorm, and batch 4.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     '../_base_/datasets/shapes_instance.py',
