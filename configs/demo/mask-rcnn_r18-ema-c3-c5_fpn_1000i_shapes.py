@@ -3,14 +3,13 @@
 # r18-ema-c3-c5.py) and evaluated with COCO's bbox and segm metrics
 # (`python tools/run_demo.py configs/demo/<this file>`). mmdet's R-50
 # Mask R-CNN is cut down for 128x128 images on 2 CPU cores: 128-channel FPN
-# and RoI heads, RPN anchors of 16-256 px (scale 4) for shapes of 16-64 px,
+# and RoI heads, RPN anchors of 16-256 px (scale 4) for boxes of 12-64 px,
 # box RoIs spread over P2-P4 by size (finest_scale=16; mmdet's 56 sends
 # every RoI under 112 px, i.e. all of them here, to P2) while mask RoIs
-# keep P2's resolution,
-# far fewer proposals and sampled RoIs (a few shapes per image need neither
-# 2000 proposals nor 512 RoIs), 2x2 samples per RoIAlign bin instead of the
-# adaptive count (mmcv's RoIAlign backward is slow on CPU), a 2-conv mask
-# head with GroupNorm, and batch 4.
+# keep P2's resolution, far fewer proposals and sampled RoIs (a few shapes
+# per image need neither 2000 proposals nor 512 RoIs), 2x2 samples per
+# RoIAlign bin instead of the adaptive count (mmcv's RoIAlign backward is
+# slow on CPU), a 2-conv mask head with GroupNorm, and batch 4.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     '../_base_/datasets/shapes_instance.py',
