@@ -4,7 +4,7 @@ import datetime
 import os
 import os.path as osp
 
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -138,3 +138,35 @@ def add_picture_arguments(parser: argparse.ArgumentParser,
                         'picture of a few shapes)')
     parser.add_argument('--input-size', nargs='+', metavar='SIZE',
                         help=size_help)
+
+
+def converter_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every tools/model_converters script takes: the authors'
+    checkpoint, the output path and where the converted keys go."""
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('src', help="the authors' checkpoint")
+    parser.add_argument('dst', help='where to save the converted checkpoint')
+    parser.add_argument(
+        '--classifier', action='store_true',
+        help="keep fc as mmpretrain's head.fc, backbone under 'backbone.' "
+        '(default: drop fc, for detection)')
+    parser.add_argument(
+        '--prefix', action='store_true',
+        help="put the backbone keys under 'backbone.' (a detector's "
+        'load_from)')
+    return parser
+
+
+def load_authors_state_dict(path: str) -> Dict[str, torch.Tensor]:
+    """The state dict of an authors' checkpoint; their training scripts save
+    ``{'epoch', 'arch', 'state_dict', ...}``, bare state dicts load too."""
+    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    return checkpoint.get('state_dict', checkpoint)
+
+
+def save_converted(state_dict: Dict[str, torch.Tensor], path: str) -> None:
+    """Save converted weights as an mmengine checkpoint and say so."""
+    torch.save(dict(state_dict=state_dict), path)
+    print(f'{len(state_dict)} tensors written to {path}')

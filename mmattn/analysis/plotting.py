@@ -1,7 +1,7 @@
 """PNG output of the analysis tools (matplotlib, Agg backend; overlays with
 OpenCV so that they keep the input's exact size)."""
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -58,6 +58,21 @@ def save_overlay(path: str, image_rgb: np.ndarray, heatmap: np.ndarray,
     return save_rgb(path, overlay(image_rgb, heatmap, alpha))
 
 
+def _panel_grid(plt, count: int, max_columns: int,
+                panel_size: Tuple[float, float]):
+    """A figure of ``count`` panels in rows of up to ``max_columns``; the
+    grid's spare cells are hidden. Returns the figure and the panels."""
+    columns = min(max_columns, max(1, count))
+    rows = (count + columns - 1) // columns
+    figure, axes = plt.subplots(
+        rows, columns,
+        figsize=(panel_size[0] * columns, panel_size[1] * rows),
+        squeeze=False)
+    for axis in axes.flat[count:]:
+        axis.axis('off')
+    return figure, list(axes.flat[:count])
+
+
 def _short(path: str) -> str:
     """'backbone.layer3.5.cbam' -> 'layer3.5.cbam'."""
     return path[len('backbone.'):] if path.startswith('backbone.') else path
@@ -106,14 +121,8 @@ def plot_channel_scales(path: str, records: List[AttentionRecord],
     paper's Fig. 6: one panel per module."""
     plt = _pyplot()
     chosen = select_evenly(records, max_panels)
-    columns = min(4, max(1, len(chosen)))
-    rows = (len(chosen) + columns - 1) // columns
-    figure, axes = plt.subplots(rows, columns,
-                                figsize=(3.6 * columns, 2.6 * rows),
-                                squeeze=False)
-    for axis in axes.flat[len(chosen):]:
-        axis.axis('off')
-    for axis, record in zip(axes.flat, chosen):
+    figure, panels = _panel_grid(plt, len(chosen), 4, (3.6, 2.6))
+    for axis, record in zip(panels, chosen):
         scales = record.value.mean(0).numpy()
         axis.plot(np.arange(len(scales)), scales, linewidth=0.8)
         axis.axhline(float(scales.mean()), color='tab:red', linewidth=0.8,
@@ -180,14 +189,8 @@ def plot_curves(path: str, series: Sequence[Dict], keys: Sequence[str],
     """One panel per scalar key; ``series`` items are
     ``dict(label=..., data={key: (xs, ys)})``."""
     plt = _pyplot()
-    columns = min(3, max(1, len(keys)))
-    rows = (len(keys) + columns - 1) // columns
-    figure, axes = plt.subplots(rows, columns,
-                                figsize=(4.2 * columns, 3 * rows),
-                                squeeze=False)
-    for axis in axes.flat[len(keys):]:
-        axis.axis('off')
-    for axis, key in zip(axes.flat, keys):
+    figure, panels = _panel_grid(plt, len(keys), 3, (4.2, 3))
+    for axis, key in zip(panels, keys):
         for item in series:
             xs, ys = item['data'].get(key, ([], []))
             if len(xs):
