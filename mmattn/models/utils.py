@@ -1,9 +1,11 @@
 """Pieces shared by the attention modules and backbones."""
 import math
-from typing import Iterable
+import numbers
+from typing import Iterable, Mapping, NoReturn, Optional
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
@@ -102,19 +104,47 @@ def norm_any_size(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return norm(x)
 
 
-def _fail(module: str, argument: str, value, rule: str):
-    raise ValueError(f'{module}: {argument}={value!r} is invalid; {rule}.')
+#: Largest channel or group count the validators accept: 32 times the widest
+#: layer of a ResNet-152, and small enough that a mistyped value (a size in
+#: pixels, 10**9) fails here, naming the argument, instead of in the
+#: allocator.
+MAX_CHANNELS = 2**16
+#: Largest kernel size, dilation or window the validators accept (published
+#: CNN kernels go up to 51).
+MAX_KERNEL_SIZE = 255
 
 
-def check_positive_int(module: str, argument: str, value) -> None:
-    """Raise ValueError unless ``value`` is an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        _fail(module, argument, value, 'it must be an integer >= 1')
+def _fail(module: str, argument: str, value, rule: str,
+          error: type = ValueError) -> NoReturn:
+    raise error(f'{module}: {argument}={value!r} is invalid; {rule}.')
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_positive_int(module: str, argument: str, value,
+                       maximum: Optional[int] = None) -> None:
+    """Raise TypeError unless ``value`` is an integer (not a bool), and
+    ValueError unless 1 <= ``value`` <= ``maximum``."""
+    rule = ('it must be an integer >= 1' if maximum is None else
+            f'it must be an integer in [1, {maximum}]')
+    if not _is_int(value):
+        _fail(module, argument, value, rule, TypeError)
+    if value < 1 or maximum is not None and value > maximum:
+        _fail(module, argument, value, rule)
+
+
+def check_channels(module: str, argument: str, value) -> None:
+    """Raise TypeError/ValueError unless ``value`` is a channel count, an
+    integer in [1, MAX_CHANNELS]."""
+    check_positive_int(module, argument, value, MAX_CHANNELS)
 
 
 def check_divisible(module: str, argument: str, value: int, divisor: int,
                     divisor_name: str) -> None:
-    """Raise ValueError unless ``divisor`` divides ``value``."""
+    """Raise TypeError/ValueError unless ``value`` is a positive integer
+    that ``divisor`` divides."""
     check_positive_int(module, argument, value)
     if value % divisor:
         _fail(module, argument, value,
@@ -123,27 +153,124 @@ def check_divisible(module: str, argument: str, value: int, divisor: int,
 
 def check_at_most(module: str, argument: str, value: int, limit: int,
                   limit_name: str) -> None:
-    """Raise ValueError unless 1 <= ``value`` <= ``limit``."""
+    """Raise TypeError/ValueError unless ``value`` is an integer in
+    [1, ``limit``]."""
     check_positive_int(module, argument, value)
     if value > limit:
         _fail(module, argument, value,
               f'it must not exceed {limit_name}={limit}')
 
 
-def check_odd_kernels(module: str, argument: str,
-                      kernels: Iterable[int]) -> None:
-    """Raise ValueError unless every kernel size is a positive odd int."""
-    kernels = tuple(kernels)
-    if not kernels or any(
-            isinstance(k, bool) or not isinstance(k, int) or k < 1
-            or k % 2 == 0 for k in kernels):
-        _fail(module, argument, kernels,
-              'kernel sizes must be positive odd integers (so that padding '
-              'k//2 keeps the spatial size)')
+def check_bool(module: str, argument: str, value) -> None:
+    """Raise TypeError unless ``value`` is True or False (a string such as
+    'False' would otherwise count as true)."""
+    if not isinstance(value, bool):
+        _fail(module, argument, value, 'it must be True or False', TypeError)
+
+
+def check_real(module: str, argument: str, value, low: float,
+               high: float) -> None:
+    """Raise TypeError unless ``value`` is a real number (not a bool), and
+    ValueError unless ``low`` < ``value`` <= ``high`` (so never NaN or
+    infinite)."""
+    rule = f'it must be a number in ({low}, {high}]'
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        _fail(module, argument, value, rule, TypeError)
+    if not low < value <= high:
+        _fail(module, argument, value, rule)
+
+
+def check_odd_kernel(module: str, argument: str, value) -> None:
+    """Raise TypeError/ValueError unless ``value`` is an odd kernel size in
+    [1, MAX_KERNEL_SIZE] (odd, so that padding k // 2 keeps the size)."""
+    rule = (f'it must be an odd integer in [1, {MAX_KERNEL_SIZE}] (so that '
+            'padding k // 2 keeps the spatial size)')
+    if not _is_int(value):
+        _fail(module, argument, value, rule, TypeError)
+    if not 1 <= value <= MAX_KERNEL_SIZE or value % 2 == 0:
+        _fail(module, argument, value, rule)
+
+
+def check_odd_kernels(module: str, argument: str, value) -> None:
+    """Raise TypeError/ValueError unless ``value`` is a non-empty list or
+    tuple of odd kernel sizes in [1, MAX_KERNEL_SIZE]."""
+    rule = (f'it must be a non-empty list or tuple of odd integers in '
+            f'[1, {MAX_KERNEL_SIZE}] (so that padding k // 2 keeps the '
+            'spatial size)')
+    if not isinstance(value, (list, tuple)) or not all(
+            _is_int(k) for k in value):
+        _fail(module, argument, value, rule, TypeError)
+    if not value or any(not 1 <= k <= MAX_KERNEL_SIZE or k % 2 == 0
+                        for k in value):
+        _fail(module, argument, value, rule)
+
+
+def check_int_sequence(module: str, argument: str, value, length: int,
+                       low: int, high: int, per: str) -> None:
+    """Raise TypeError/ValueError unless ``value`` is a list or tuple of
+    ``length`` integers in [``low``, ``high``], one ``per`` item (the
+    message says e.g. 'one per stage (num_stages=4)')."""
+    rule = (f'it must be a list or tuple of {length} integers in '
+            f'[{low}, {high}], one per {per}')
+    if not isinstance(value, (list, tuple)) or not all(
+            _is_int(v) for v in value):
+        _fail(module, argument, value, rule, TypeError)
+    if len(value) != length or any(not low <= v <= high for v in value):
+        _fail(module, argument, value, rule)
+
+
+def check_flags(module: str, argument: str, value, length: int, per: str,
+                exact: bool = True) -> None:
+    """Raise TypeError/ValueError unless ``value`` is a list or tuple of
+    ``length`` booleans (at least ``length`` unless ``exact``), one ``per``
+    item."""
+    rule = f'it needs one flag per {per}, each True or False'
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, bool) for v in value):
+        _fail(module, argument, value, rule, TypeError)
+    if len(value) < length or exact and len(value) > length:
+        _fail(module, argument, value, rule)
 
 
 def check_choice(module: str, argument: str, value, choices: Iterable) -> None:
-    """Raise ValueError unless ``value`` is one of ``choices``."""
+    """Raise ValueError unless ``value`` is one of ``choices``, of the same
+    type (so neither 50.0 for 50 nor True for 1)."""
     choices = tuple(choices)
-    if value not in choices:
+    if not any(
+            isinstance(value, type(choice)) and isinstance(value, bool) ==
+            isinstance(choice, bool) and value == choice
+            for choice in choices):
         _fail(module, argument, value, f'it must be one of {choices}')
+
+
+def check_cfg(module: str, argument: str, value,
+              optional: bool = False) -> None:
+    """Raise TypeError unless ``value`` is a config dict with a ``type``
+    (or None, when ``optional``)."""
+    if optional and value is None:
+        return
+    if not isinstance(value, Mapping) or 'type' not in value:
+        rule = 'it must be a config dict with a type, e.g. dict(type=...)'
+        _fail(module, argument, value,
+              rule + (' or None' if optional else ''), TypeError)
+
+
+def check_feature_map(module: str, x: Tensor, channels: int) -> None:
+    """Raise ValueError unless ``x`` is a (B, ``channels``, H, W) tensor with
+    H, W >= 1, and TypeError unless it is floating-point.
+
+    Called first in every attention module's and backbone's forward, so
+    that a wrong input is reported with the module's name instead of by a
+    layer deep inside; a few comparisons of sizes, which ``torch.compile``
+    turns into guards.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f'{module}: the input is a {type(x).__name__}; '
+                        f'expected a tensor of shape (B, {channels}, H, W).')
+    if x.dim() != 4 or x.shape[1] != channels or x.shape[2] < 1 \
+            or x.shape[3] < 1:
+        raise ValueError(f'{module}: the input has shape {tuple(x.shape)}; '
+                         f'expected (B, {channels}, H, W) with H, W >= 1.')
+    if not x.is_floating_point():
+        raise TypeError(f'{module}: the input has dtype {x.dtype}; expected '
+                        'a floating-point tensor.')

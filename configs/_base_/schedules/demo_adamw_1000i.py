@@ -9,6 +9,11 @@
 _base_ = ['mmdet::_base_/default_runtime.py']
 
 max_iters = 1000
+# The run length param_scheduler and the intervals below are written for:
+# mmattn's tools rescale them when train_cfg.max_iters differs, also in a
+# config that inherits this one and sets its own max_iters
+# (mmattn.engine.schedule).
+schedule_length = max_iters
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')

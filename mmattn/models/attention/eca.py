@@ -5,8 +5,8 @@ from typing import Optional
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import (check_odd_kernels, check_positive_int,
-                                 eca_kernel_size)
+from mmattn.models.utils import (check_channels, check_feature_map,
+                                 check_odd_kernel, eca_kernel_size)
 from mmattn.registry import PLUGIN, register
 
 
@@ -44,10 +44,11 @@ class ECA(BaseModule):
                  kernel_size: Optional[int] = None,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_positive_int('ECA', 'in_channels', in_channels)
+        check_channels('ECA', 'in_channels', in_channels)
         if kernel_size is None:
             kernel_size = eca_kernel_size(in_channels)
-        check_odd_kernels('ECA', 'kernel_size', (kernel_size, ))
+        check_odd_kernel('ECA', 'kernel_size', kernel_size)
+        self.in_channels = in_channels
         self.conv = nn.Conv1d(
             1, 1, kernel_size, padding=kernel_size // 2, bias=False)
 
@@ -66,4 +67,5 @@ class ECA(BaseModule):
         return weights.reshape(context.shape[0], context.shape[1], 1, 1)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('ECA', x, self.in_channels)
         return x * self.transform(self.extract(x))

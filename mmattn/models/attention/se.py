@@ -4,7 +4,8 @@ from mmcv.cnn import build_activation_layer
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import check_at_most
+from mmattn.models.utils import (check_at_most, check_cfg, check_channels,
+                                 check_feature_map)
 from mmattn.registry import PLUGIN, register
 
 
@@ -43,7 +44,11 @@ class SE(BaseModule):
                  gate_cfg: dict = dict(type='Sigmoid'),
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
+        check_channels('SE', 'in_channels', in_channels)
         check_at_most('SE', 'reduction', reduction, in_channels, 'in_channels')
+        check_cfg('SE', 'act_cfg', act_cfg)
+        check_cfg('SE', 'gate_cfg', gate_cfg)
+        self.in_channels = in_channels
         hidden = in_channels // reduction
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(in_channels, hidden, 1)
@@ -66,4 +71,5 @@ class SE(BaseModule):
         return self.gate(self.fc2(self.act(self.fc1(context))))
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('SE', x, self.in_channels)
         return x * self.transform(self.extract(x))
