@@ -1,4 +1,5 @@
-"""mmattn's registries and how its names are seen from other OpenMMLab code.
+"""mmattn's registries, how its names are seen from other OpenMMLab code,
+and the check that every type a config names exists.
 
 * ``MODELS`` is a child of mmengine's root ``MODELS`` with scope ``mmattn``:
   every mmattn model resolves as ``type='mmattn.<Name>'`` from any project, and
@@ -8,19 +9,21 @@
   root, never sideways, so this is what makes plain names (``type='SE'``) work
   inside mmdet and mmpretrain configs, including mmdet's
   ``ResNet(plugins=...)`` (the same route mmcv's ``ContextBlock`` takes).
-* An unknown type in a model config raises :class:`UnknownTypeError`, naming
-  the type and the closest registered names, instead of mmcv's
-  ``Cannot find None in registry``.
+* A type that no registry holds is reported as :class:`UnknownTypeError`,
+  naming the type, where it was found and the closest registered names, by
+  :func:`check_config` (which the tools run on a whole config before building
+  anything) and by mmattn's own build paths (:func:`check_type`). Upstream
+  builders are left as they are: importing mmattn rebinds no function of
+  mmengine, mmcv or mmdet.
 """
 import difflib
-import functools
-import sys
-from typing import Callable, Dict, List, Optional
+import importlib
+from typing import (Callable, Dict, Iterator, List, Mapping, Optional, Tuple,
+                    Union)
 
-from mmcv.cnn.bricks import plugin as mmcv_plugin
+from mmengine.config import Config
 from mmengine.registry import MODELS as ROOT_MODELS
-from mmengine.registry import Registry
-from mmengine.registry import build_functions as mmengine_build_functions
+from mmengine.registry import DefaultScope, Registry
 
 MODELS = Registry(
     'model', parent=ROOT_MODELS, scope='mmattn', locations=['mmattn.models'])
@@ -68,26 +71,31 @@ class UnknownTypeError(KeyError):
         return self.args[0]
 
 
-def _visible_names(registry: Registry) -> List[str]:
+def _visible_names(registries: List[Registry]) -> List[str]:
     names = set()
-    while registry is not None:
-        names.update(registry.module_dict)
-        registry = registry.parent
+    for registry in registries:
+        while registry is not None:
+            names.update(registry.module_dict)
+            registry = registry.parent
     return sorted(names)
 
 
-def unknown_type_error(type_name: str, registry: Registry) -> UnknownTypeError:
-    """Build the error raised when ``type_name`` is not in ``registry``."""
+def unknown_type_error(type_name: str,
+                       registries: List[Registry],
+                       where: Optional[str] = None) -> UnknownTypeError:
+    """The error for ``type_name``, which none of ``registries`` (nor their
+    parents) holds; ``where`` says where the config names it."""
     plain_name = type_name.split('.')[-1]
-    candidates = _visible_names(registry)
-    by_lower = {name.lower(): name for name in candidates}
+    by_lower = {name.lower(): name for name in _visible_names(registries)}
     close = difflib.get_close_matches(
         plain_name.lower(), list(by_lower), n=5, cutoff=0.6)
-    suggestions = [by_lower[name] for name in close]
-    lines = [f"Unknown model type '{type_name}' in the registry "
-             f"'{registry.scope}::{registry.name}' (and its parents)."]
-    if suggestions:
-        lines.append(f"Closest registered names: {', '.join(suggestions)}.")
+    scope = registries[0].scope
+    lines = [f"Unknown type '{type_name}'" +
+             (f' at {where}' if where else '') +
+             f" (no registry of scope '{scope}' or its parents holds it)."]
+    if close:
+        lines.append('Closest registered names: '
+                     f"{', '.join(by_lower[name] for name in close)}.")
     for kind in KINDS:
         lines.append(f'mmattn {kind}s: {", ".join(list_models(kind))}.')
     lines.append("A config using mmattn needs custom_imports = "
@@ -95,58 +103,124 @@ def unknown_type_error(type_name: str, registry: Registry) -> UnknownTypeError:
     return UnknownTypeError('\n'.join(lines))
 
 
-def _check_type_known(cfg, registry: Registry,
-                      default_args: Optional[dict] = None) -> None:
-    if not isinstance(cfg, dict):
-        return  # the wrapped builder reports malformed configs itself
-    type_name = cfg.get('type', (default_args or {}).get('type'))
+def check_type(cfg: Optional[Mapping], where: str,
+               registry: Registry = MODELS) -> None:
+    """Raise :class:`UnknownTypeError` when the string ``type`` of ``cfg``
+    is not in ``registry`` seen from the current default scope.
+
+    mmattn's backbones and attention modules call it before building what a
+    config describes (block plugins, conv replacements, connected attention,
+    norm, conv and activation layers), so that a typo is reported with its
+    place and the closest names rather than as mmcv's ``Cannot find None in
+    registry``. ``cfg`` None (nothing to build) passes.
+    """
+    if cfg is None:
+        return
+    type_name = cfg.get('type') if isinstance(cfg, Mapping) else None
     if not isinstance(type_name, str):
         return
-    with registry.switch_scope_and_registry(cfg.get('_scope_')) as scoped:
-        if scoped.get(type_name) is None:
-            raise unknown_type_error(type_name, scoped)
+    scope = DefaultScope.get_current_instance()
+    with registry.switch_scope_and_registry(
+            scope.scope_name if scope else None) as scoped:
+        if _lookup(scoped, type_name) is None:
+            raise unknown_type_error(type_name, [scoped], f'{where}.type')
 
 
-def _with_type_check(build: Callable) -> Callable:
-
-    @functools.wraps(build)
-    def build_from_cfg(cfg, registry, default_args=None):
-        _check_type_known(cfg, registry, default_args)
-        return build(cfg, registry, default_args)
-
-    build_from_cfg.__wrapped_by_mmattn__ = True
-    return build_from_cfg
+def _lookup(registry: Registry, type_name: str):
+    try:
+        return registry.get(type_name)
+    except RuntimeError:  # mmengine's last resort, an import by name, failed
+        return None
 
 
-def _with_plugin_type_check(build: Callable) -> Callable:
+# The whole-config check ---
 
-    @functools.wraps(build)
-    def build_plugin_layer(cfg, postfix='', **kwargs):
-        _check_type_known(cfg, ROOT_MODELS)
-        return build(cfg, postfix, **kwargs)
-
-    build_plugin_layer.__wrapped_by_mmattn__ = True
-    return build_plugin_layer
+#: Dicts under these keys name attributes of ``mmcv.ops``, which mmdet
+#: looks up by name (``nms=dict(type='nms')``,
+#: ``roi_layer=dict(type='RoIAlign')``), not registered classes.
+_OPS_KEYS = ('nms', 'roi_layer')
 
 
-def _install_unknown_type_errors() -> None:
-    """Make mmengine's and mmcv's model builders name unknown types clearly.
+def _in_scope(registry: Registry, scope: str) -> Optional[Registry]:
+    """The registry of ``scope`` in the tree below ``registry``, if any."""
+    if registry.scope == scope:
+        return registry
+    for child in registry.children.values():
+        found = _in_scope(child, scope)
+        if found is not None:
+            return found
+    return None
 
-    mmengine's ``build_model_from_cfg`` (the root ``MODELS`` build function)
-    calls ``build_from_cfg`` through its module; mmcv's ``build_plugin_layer``
-    is imported by name into modules such as mmdet's ``resnet``, so every
-    module already holding it gets the checked version too.
+
+def _scope_registries(scope: str) -> List[Registry]:
+    """Every registry a config of ``scope`` builds from: mmengine's root
+    registries seen from ``scope`` and the registries the scope's package
+    defines for itself (e.g. mmpretrain's batch augments)."""
+    from mmengine import registry as root
+    try:
+        package = vars(importlib.import_module(f'{scope}.registry'))
+    except ImportError:
+        package = {}
+    registries = []
+    for registry in vars(root).values():
+        if isinstance(registry, Registry):
+            registries.append(_in_scope(registry, scope) or registry)
+    registries += [value for value in package.values()
+                   if isinstance(value, Registry) and value not in registries]
+    return registries
+
+
+def _named_types(value, where: str,
+                 scope: Optional[str]) -> Iterator[Tuple[str, str, str]]:
+    """(type name, where, scope) of every dict with a string ``type``."""
+    if isinstance(value, Mapping):
+        scope = value.get('_scope_', scope)
+        type_name = value.get('type')
+        if isinstance(type_name, str):
+            yield type_name, where, scope
+        for key, item in value.items():
+            yield from _named_types(item, f'{where}.{key}' if where else
+                                    str(key), scope)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _named_types(item, f'{where}[{index}]', scope)
+
+
+def _is_ops_function(type_name: str, where: str) -> bool:
+    if where.rsplit('.', 1)[-1] not in _OPS_KEYS:
+        return False
+    from mmcv import ops
+    return callable(getattr(ops, type_name, None))
+
+
+def check_config(cfg: Union[Config, Mapping]) -> None:
+    """Check that every ``type`` a config names exists, before anything is
+    built.
+
+    Walks the whole config (model, datasets and pipelines, samplers,
+    optimizer, schedulers, hooks, evaluators, visualizer...) and resolves
+    every string ``type`` in the config's ``default_scope`` (or a dict's own
+    ``_scope_``) in every registry of that scope and its parents, so
+    ``norm_cfg``, ``conv_cfg``, ``act_cfg``, ``init_cfg`` and attention
+    plugins deep inside a backbone are checked too. The config's
+    ``custom_imports`` must have been imported (``Config.fromfile`` does).
+
+    Raises:
+        UnknownTypeError: for the first unknown type, naming it, where the
+            config names it (``model.backbone.norm_cfg.type``) and the
+            closest registered names.
     """
-    original_build = mmengine_build_functions.build_from_cfg
-    if getattr(original_build, '__wrapped_by_mmattn__', False):
-        return
-    mmengine_build_functions.build_from_cfg = _with_type_check(original_build)
-
-    original_plugin = mmcv_plugin.build_plugin_layer
-    checked_plugin = _with_plugin_type_check(original_plugin)
-    for module in list(sys.modules.values()):
-        if getattr(module, 'build_plugin_layer', None) is original_plugin:
-            module.build_plugin_layer = checked_plugin
-
-
-_install_unknown_type_errors()
+    if isinstance(cfg, Config):
+        cfg = cfg.to_dict()
+    default_scope = cfg.get('default_scope') or 'mmengine'
+    registries: Dict[str, List[Registry]] = {}
+    for type_name, where, scope in _named_types(cfg, '', default_scope):
+        if scope not in registries:
+            registries[scope] = _scope_registries(scope)
+        with DefaultScope.overwrite_default_scope(scope):
+            known = any(
+                _lookup(registry, type_name) is not None
+                for registry in registries[scope])
+        if not known and not _is_ops_function(type_name, where):
+            raise unknown_type_error(type_name, registries[scope],
+                                     f'{where}.type')

@@ -1,3 +1,6 @@
+import ast
+import glob
+import os.path as osp
 import subprocess
 import sys
 import zipfile
@@ -34,3 +37,35 @@ def test_regular_wheel_ships_configs_and_tools_under_mim(tmp_path):
         in names
     assert 'mmattn/.mim/model-index.yml' in names
     assert 'mmattn/registry.py' in names
+
+
+#: What mmattn/models may not import: everything above it.
+ABOVE_MODELS = ('mmattn.analysis', 'mmattn.deployment', 'mmattn.engine',
+                'mmattn.cli', 'mmattn.convert', 'mmattn.demo', 'tools')
+
+
+def _imported_modules(path: str, package: str):
+    tree = ast.parse(open(path).read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the file's package
+                base = package.rsplit('.', node.level - 1)[0]
+                yield f'{base}.{node.module}' if node.module else base
+            else:
+                yield node.module
+
+
+def test_models_import_nothing_above_them():
+    models = osp.join(REPO_ROOT, 'mmattn', 'models')
+    offending = []
+    for path in glob.glob(osp.join(models, '**', '*.py'), recursive=True):
+        relative = osp.relpath(osp.dirname(path), REPO_ROOT)
+        package = relative.replace(osp.sep, '.')
+        for name in _imported_modules(path, package):
+            if name.startswith(ABOVE_MODELS):
+                offending.append(f'{osp.relpath(path, REPO_ROOT)}: {name}')
+    assert len(glob.glob(osp.join(models, '**', '*.py'),
+                         recursive=True)) > 25  # the walk saw the package
+    assert offending == []

@@ -146,11 +146,13 @@ def test_state_flows_across_stage_boundaries():
     for name, module in dca_modules(model).items():
         module.register_forward_hook(record(name))
     model(torch.randn(1, 3, 64, 64))
-    assert received['layer1.0.connected'] == {}
+    assert list(received['layer1.0.connected'].keys()) == []
     # layer2's first block reads what layer1's last block left.
     assert received['layer2.0.connected'] is produced['layer1.1.connected']
-    assert produced['layer1.1.connected']['channel'].shape == (1, 1, 64)
-    assert produced['layer2.0.connected']['channel'].shape == (1, 1, 128)
+    assert produced['layer1.1.connected'].read(
+        'channel', 'test').shape == (1, 1, 64)
+    assert produced['layer2.0.connected'].read(
+        'channel', 'test').shape == (1, 1, 128)
 
 
 @pytest.mark.parametrize('attention,depth,connection', [
@@ -193,13 +195,13 @@ def test_mmpretrain_classifier(check_classifier_forward):
 
 @pytest.mark.parametrize('kwargs,error,message', [
     (dict(depth=18, attention=dict(type='SK')), ValueError,
-     r'AttnBasicBlock: conv2_cfg=.* is invalid'),
+     r"DCAResNet: attention=\{'type': 'SK'\} is invalid with depth=18"),
     (dict(depth=50, attention=dict(type='ECA')), ValueError,
      r'DCA: attention=ECA is invalid'),
     (dict(depth=50, attention=dict(type='PSA')), ValueError,
      r'DCA: attention=PSA is invalid'),
     (dict(depth=50, attention=dict(type='SEE')), UnknownTypeError,
-     r"Unknown model type 'SEE'"),
+     r"Unknown type 'SEE' at DCAResNet.attention.type"),
     (dict(depth=50, attention=dict(type='SK'), conv2_cfg=dict(type='PSA')),
      ValueError, r'DCAResNet: conv2_cfg=.* is invalid'),
     (dict(depth=50, connection='sum'), ValueError,

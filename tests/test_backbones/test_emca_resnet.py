@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mmattn.models.backbones import EMCAResNet
-from mmattn.models.connect import EMCA
+from mmattn.models.connect import EMCA, AttentionState, EMCASqueeze
 from mmattn.models.utils import eca_kernel_size
 
 # ImageNet classifiers (GAP + 1000-class linear head) of plain ResNets.
@@ -118,35 +118,43 @@ def test_placement(placement, blocks):
 def test_state_records_only_what_modules_read(coverage, recorded):
     model = EMCAResNet(18, coverage=coverage)
     states = []
-    after_block = model.after_block
+    last = model.layer4[1]
+    forward_with_state = last.forward_with_state
 
-    def spy(*args):
-        states.append(after_block(*args))
-        return states[-1]
+    def spy(x, state):
+        states.append(state)
+        return forward_with_state(x, state)
 
-    model.after_block = spy
+    last.forward_with_state = spy
     model(torch.rand(1, 3, 64, 64))
-    assert set(states[-1]) == recorded
+    assert set(states[-1].keys()) == recorded
     # Block outputs are squeezed by GAP: (B, C, 1).
-    assert states[-1]['layer3.1'].shape == (1, 256, 1)
+    assert states[-1].read('layer3.1', 'test').shape == (1, 256, 1)
+    squeezers = {name: m.key for name, m in model.named_modules()
+                 if isinstance(m, EMCASqueeze)}
+    assert set(squeezers.values()) == recorded
+    # Each squeezes the input of the block after the one it names.
+    assert squeezers['layer1.0.connected_input'] == 'stem'
+    assert squeezers['layer2.0.connected_input'] == 'layer1.1'
 
 
 @pytest.mark.parametrize('excitation,stats', [('ECA', 1), ('SRM', 2)])
-def test_recorded_descriptors_squeeze_stem_and_block_outputs(excitation,
-                                                             stats):
+def test_recorded_descriptors_are_what_the_reader_extracts(excitation,
+                                                           stats):
     model = EMCAResNet(18, excitation=excitation,
-                       coverage='previous_stage_last')
-    reader = model.layer1[0].connected
-    stem = torch.rand(2, 64, 16, 16)
-    state = model.initial_state(stem)
-    torch.testing.assert_close(state['stem'], reader.describe(stem))
-    out = torch.rand(2, 64, 16, 16)
-    assert model.after_block(state, 0, 0, out) is state  # nobody reads it
-    recorded = model.after_block(state, 0, 1, out)
-    assert set(recorded) == {'stem', 'layer1.1'} and set(state) == {'stem'}
-    assert recorded['layer1.1'].shape == (2, 64, stats)
-    torch.testing.assert_close(recorded['layer1.1'][..., 0],
-                               out.mean((2, 3)))
+                       excitation_cfg=dict(eps=1e-3) if excitation == 'SRM'
+                       else None, coverage='previous_stage_last')
+    reader = model.layer2[0].connected
+    squeezer = model.layer2[0].connected_input
+    out = torch.rand(2, 64, 16, 16) * 3
+    _, state = squeezer(out, AttentionState(dict(stem=torch.zeros(2, 64, 1))))
+    assert set(state.keys()) == {'stem', 'layer1.1'}
+    recorded = state.read('layer1.1', 'test')
+    assert recorded.shape == (2, 64, stats)
+    # Stacked descriptors are alike: the reader's excitation extracts the
+    # same from the same map.
+    torch.testing.assert_close(
+        recorded, reader.excite.extract(out).reshape(2, 64, -1))
 
 
 # A Latin square: every excitation meets every coverage and every
@@ -197,7 +205,7 @@ def test_mmpretrain_classifier_depth_18(check_classifier_forward):
      r"EMCAResNet: coverage='all_stages_all' is invalid; it must be one of"),
     (dict(placement='middle'),
      r"EMCAResNet: placement='middle' is invalid; it must be one of"),
-    (dict(excitation='GE'), r"EMCA: excitation='GE' is invalid"),
+    (dict(excitation='GE'), r"EMCAResNet: excitation='GE' is invalid"),
 ])
 def test_invalid_arguments_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):

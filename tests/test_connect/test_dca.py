@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from mmattn.models.attention import CBAM, ECA, GC, SE, SK, GatherExcite
-from mmattn.models.connect import DCA
-from mmattn.models.connect.dca import (ChannelMatch, Connection,
-                                       connect, match_spatial)
+from mmattn.models.connect import DCA, AttentionState
+from mmattn.models.connect.dca import ChannelMatch, Connection, connect
+from mmattn.models.utils import match_spatial
 
 
 def set_(param, value):
@@ -138,22 +138,22 @@ def test_unconnected_is_the_plain_attention(name):
     assert extra_params(dca) == 0
     assert not dca.connect and not dca.match
     x = torch.randn(2, 32, 6, 5)
-    out, state = dca(x, {})
+    out, state = dca(x, AttentionState())
     torch.testing.assert_close(out, attention(x))
     assert {k: tuple(v.shape) for k, v in state.items()} == STATE_SHAPES[name]
     # Unconnected, the incoming state is not needed (and passed through).
-    out, state = dca(x, dict(other=x))
+    out, state = dca(x, AttentionState(dict(other=x)))
     assert 'other' in state
 
 
 def previous_state(name, channels=16, size=(12, 10)):
     """A state as a block with ``channels`` channels at ``size`` leaves."""
     if name == 'CBAM':
-        return {key: torch.randn(2, channels, *size)
-                for key in ('channel', 'spatial')}
+        return AttentionState({key: torch.randn(2, channels, *size)
+                               for key in ('channel', 'spatial')})
     if name == 'SK':
-        return {'branches': torch.rand(2, 2, channels)}
-    return {'channel': torch.rand(2, 1, channels)}
+        return AttentionState({'branches': torch.rand(2, 2, channels)})
+    return AttentionState({'channel': torch.rand(2, 1, channels)})
 
 
 # Connection (gain, α, bias + norm affine) and '1fc' matching per link, for
@@ -200,7 +200,7 @@ def test_connected_se_by_hand():
     fc, match_norm = dca.match['channel'][0], dca.match['channel'][1]
     x = torch.randn(2, 8, 3, 3)
     prev = torch.randn(2, 1, 4)
-    out, state = dca(x, dict(channel=prev))
+    out, state = dca(x, AttentionState(dict(channel=prev)))
 
     g = x.mean((2, 3))                                    # (B, C)
     t = F.relu(match_norm(fc(prev[:, 0])))                # matched T̃
@@ -214,7 +214,7 @@ def test_gc_starts_as_plain_gc_then_adds_matched_state():
     gc = randomize(GC(8, ratio=1 / 4))
     dca = DCA(gc, 8, 4).eval()  # '2fc', no norm after
     x = torch.randn(2, 8, 5, 5)
-    prev = dict(channel=torch.randn(2, 1, 4))
+    prev = AttentionState(dict(channel=torch.randn(2, 1, 4)))
     out, state = dca(x, prev)
     assert float(dca.connect['channel'].alpha) == 0.0  # the authors' init
     torch.testing.assert_close(out, gc(x))
@@ -232,7 +232,8 @@ def test_cbam_states_are_the_refined_maps_and_spatial_is_pooled():
     dca = DCA(cbam, 8, 4).eval()
     x = torch.randn(2, 8, 6, 6)
     prev_spatial = torch.randn(2, 4, 12, 12)
-    state = dict(channel=torch.randn(2, 4, 12, 12), spatial=prev_spatial)
+    state = AttentionState(dict(channel=torch.randn(2, 4, 12, 12),
+                                spatial=prev_spatial))
     out, new_state = dca(x, state)
     torch.testing.assert_close(new_state['spatial'], out)
     # out = F' · M_s: the channel state F' times a (B, 1, H, W) gate.
@@ -256,7 +257,7 @@ def test_sk_state_is_branch_gap_of_selected_features():
     sk = randomize(SK(8, 8, groups=1, reduction=2, min_channels=1))
     dca = DCA(sk, 8).eval()
     x = torch.randn(2, 8, 5, 5)
-    out, state = dca(x, {})
+    out, state = dca(x, AttentionState())
     u = sk.split(x)
     a = sk.transform(sk.extract(u))
     torch.testing.assert_close(state['branches'],
@@ -275,5 +276,6 @@ def test_errors():
         DCA(SE(32), 32, 16, connection='sum')
     with pytest.raises(ValueError, match=r"DCA: channel_matching='3fc'"):
         DCA(SE(32), 32, 16, channel_matching='3fc')
-    with pytest.raises(KeyError, match=r"DCA: the state lacks 'channel'"):
-        DCA(SE(32), 32, 16)(torch.randn(1, 32, 4, 4), {})
+    with pytest.raises(KeyError,
+                       match=r"DCA: the attention state lacks 'channel'"):
+        DCA(SE(32), 32, 16)(torch.randn(1, 32, 4, 4), AttentionState())

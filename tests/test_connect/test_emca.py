@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from mmattn.models.connect import EMCA
+from mmattn.models.connect import EMCA, AttentionState
+from mmattn.models.connect.emca import squeeze
 from mmattn.models.utils import eca_kernel_size
 
 
@@ -38,7 +39,7 @@ def test_eca_variant_by_hand_with_tiled_preceding_features():
                        [[0., 0.], [1., 1.]],     # GAP 0.5
                        [[2., 2.], [2., 2.]]]])   # GAP 2
     prev = [1.0, -3.0]
-    state = dict(prev=torch.tensor([[[prev[0]], [prev[1]]]]))
+    state = AttentionState(dict(prev=torch.tensor([[[prev[0]], [prev[1]]]])))
 
     s = [4.0, -1.0, 0.5, 2.0]
     tiled = [prev[0], prev[1], prev[0], prev[1]]
@@ -71,8 +72,9 @@ def test_se_variant_by_hand():
     x = torch.randn(1, 4, 3, 3)
     a = [0.3, -0.7, 1.2, 0.0]
     b = [2.0]
-    state = dict(a=torch.tensor(a).reshape(1, 4, 1),
-                 b=torch.tensor(b).reshape(1, 1, 1), unrelated=None)
+    state = AttentionState(dict(a=torch.tensor(a).reshape(1, 4, 1),
+                                b=torch.tensor(b).reshape(1, 1, 1),
+                                unrelated=None))
 
     s = x.mean((2, 3))[0].tolist()
     aggregated = [
@@ -101,7 +103,7 @@ def test_srm_variant_aggregates_mean_and_std_alike():
     eps = emca.excite.eps
     # Preceding descriptors hold (mean, std) per channel as well.
     prev = [[1.0, 2.0], [-4.0, 0.5]]
-    state = dict(prev=torch.tensor([prev]))
+    state = AttentionState(dict(prev=torch.tensor([prev])))
 
     mean = [3.0, 1.0]
     std = [math.sqrt(5.0 + eps), math.sqrt(eps)]
@@ -117,7 +119,7 @@ def test_srm_variant_aggregates_mean_and_std_alike():
 
     y, _ = emca(x, state)
     torch.testing.assert_close(y, x * torch.tensor(z).reshape(1, 2, 1, 1))
-    assert emca.describe(x).shape == (1, 2, 2)
+    assert emca.excite.extract(x).shape == (1, 2, 2)
 
 
 def test_authors_refine_fuses_local_and_multiscale_scores():
@@ -131,7 +133,7 @@ def test_authors_refine_fuses_local_and_multiscale_scores():
     set_(emca.fuse.weight, [w_local, w_global])
     x = torch.randn(1, 4, 2, 2)
     prev = [0.5, 1.0, -2.0, 3.0]
-    state = dict(prev=torch.tensor(prev).reshape(1, 4, 1))
+    state = AttentionState(dict(prev=torch.tensor(prev).reshape(1, 4, 1)))
 
     s = x.mean((2, 3))[0].tolist()
     z_global = eca_by_hand([max(0.0, s[c] + prev[c]) for c in range(4)],
@@ -150,11 +152,12 @@ def test_channels_not_a_multiple_are_tiled_then_cut():
     emca = EMCA(5, dict(narrow=2, wide=8), excitation='ECA')
     narrow = torch.tensor([[[1.], [2.]]])
     wide = torch.arange(8.).reshape(1, 8, 1)
-    aligned = emca._preceding(dict(narrow=narrow, wide=wide))
+    aligned = emca._preceding(AttentionState(dict(narrow=narrow, wide=wide)))
     assert aligned[0].flatten().tolist() == [1., 2., 1., 2., 1.]
     assert aligned[1].flatten().tolist() == [0., 1., 2., 3., 4.]
-    y, _ = emca(torch.randn(2, 5, 3, 3), dict(narrow=narrow.repeat(2, 1, 1),
-                                              wide=wide.repeat(2, 1, 1)))
+    y, _ = emca(torch.randn(2, 5, 3, 3),
+                AttentionState(dict(narrow=narrow.repeat(2, 1, 1),
+                                    wide=wide.repeat(2, 1, 1))))
     assert y.shape == (2, 5, 3, 3)
 
 
@@ -188,8 +191,10 @@ def test_every_parameter_gets_a_gradient(excitation, refine):
         for param in emca.parameters():
             param.uniform_(0.1, 1.0)
     x = torch.randn(2, 32, 4, 4, requires_grad=True)
-    state = dict(a=emca.describe(torch.randn(2, 16, 8, 8)).requires_grad_(),
-                 b=emca.describe(torch.randn(2, 32, 4, 4)).requires_grad_())
+    excitation = emca.excitation
+    state = AttentionState(dict(
+        a=squeeze(torch.randn(2, 16, 8, 8), excitation).requires_grad_(),
+        b=squeeze(torch.randn(2, 32, 4, 4), excitation).requires_grad_()))
     y, _ = emca(x, state)
     y.square().sum().backward()
     for name, param in emca.named_parameters():
@@ -199,8 +204,9 @@ def test_every_parameter_gets_a_gradient(excitation, refine):
 
 def test_missing_state_entry_is_named():
     emca = EMCA(32, dict(stem=4))
-    with pytest.raises(KeyError, match=r"EMCA: the state lacks \['stem'\]"):
-        emca(torch.randn(1, 32, 2, 2), {})
+    with pytest.raises(KeyError,
+                       match=r"EMCA: the attention state lacks 'stem'"):
+        emca(torch.randn(1, 32, 2, 2), AttentionState())
 
 
 @pytest.mark.parametrize('kwargs,message', [

@@ -1,9 +1,12 @@
 """Squeeze-and-Excitation (Hu et al., "Squeeze-and-Excitation Networks",
 CVPR 2018)."""
+from typing import Tuple
+
 from mmcv.cnn import build_activation_layer
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from mmattn.models.attention.connectable import ExciteLink
 from mmattn.models.utils import (check_at_most, check_cfg, check_channels,
                                  check_feature_map)
 from mmattn.registry import PLUGIN, register
@@ -73,3 +76,7 @@ class SE(BaseModule):
     def forward(self, x: Tensor) -> Tensor:
         check_feature_map('SE', x, self.in_channels)
         return x * self.transform(self.extract(x))
+
+    def dca_links(self) -> Tuple[ExciteLink]:
+        """DCA connects the excitation (see :class:`ExciteLink`)."""
+        return (ExciteLink(), )

@@ -12,10 +12,15 @@ detection option (``frozen_stages``, ``norm_eval``, ``with_cp``, ``style``,
   bottleneck's 3×3 conv, in the stages chosen by ``stage_with_conv2``, with
   or without the block's bn2 after it (``conv2_norm``);
 * ``width_multiplier``: the bottleneck's inner width relative to ``planes``
-  (EPSANet-Large's wide bottleneck).
+  (EPSANet-Large's wide bottleneck);
+* connected attention (DCA, EMCA): modules that read and write an
+  :class:`~mmattn.models.connect.AttentionState` threaded through every
+  block. Subclasses say what each block carries
+  (:meth:`AttnResNet.connected_attention`); ``make_res_layer`` hands it to
+  the block when the block is built.
 """
-import math
 import re
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmcv.cnn import build_conv_layer, build_norm_layer, build_plugin_layer
@@ -25,7 +30,8 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
 from torch import Tensor, nn
 from torch.utils import checkpoint
 
-from mmattn.registry import BACKBONE, MODELS, register
+from mmattn.models.connect import AttentionState, ConnectedAttention
+from mmattn.registry import BACKBONE, MODELS, check_type, register
 
 
 def check_pretrained_keys(module: nn.Module, init_cfg: dict) -> None:
@@ -76,16 +82,42 @@ def check_pretrained_keys(module: nn.Module, init_cfg: dict) -> None:
         f'(first 5): {missing[:5]}. Hint: {hint}.')
 
 
+@dataclass(frozen=True)
+class BlockSite:
+    """Where a block sits in its backbone: what its connected attention is
+    built for.
+
+    Attributes:
+        stage (int): Stage index, from 0.
+        index (int): Block index within the stage, from 0.
+        width (int): Channels of the block's 3×3 conv (conv2).
+        channels (int): Channels of the block's output.
+        conv2_stride (int): Stride of the block's conv2.
+    """
+    stage: int
+    index: int
+    width: int
+    channels: int
+    conv2_stride: int
+
+
 class AttnBlockMixin:
     """What Basic and Bottleneck attention blocks share: plugins by
-    position, and a forward that threads connected-attention state."""
+    position, and connected attention threading the attention state.
+
+    A block runs its connected attention at the positions the modules
+    declare (:class:`~mmattn.models.connect.ConnectedAttention`): ``input``
+    as ``connected_input``, ``conv2`` as the bottleneck's ``conv2`` and
+    ``residual`` as ``connected``.
+    """
 
     positions: Sequence[str] = ()
+    connected_positions: Sequence[str] = ('input', 'residual')
 
     def build_position_plugins(self, plugins: Optional[List[dict]],
                                channels: Dict[str, int]) -> None:
         self.position_plugins = {position: [] for position in self.positions}
-        for plugin in plugins or []:
+        for index, plugin in enumerate(plugins or []):
             position = plugin.get('position')
             if position not in self.positions:
                 raise ValueError(
@@ -93,6 +125,7 @@ class AttnBlockMixin:
                     f'does not exist; positions of this block are '
                     f'{self.positions}')
             cfg = dict(plugin['cfg'])
+            check_type(cfg, f'plugins[{index}].cfg')
             name, layer = build_plugin_layer(
                 cfg, in_channels=channels[position],
                 postfix=cfg.pop('postfix', ''))
@@ -103,6 +136,25 @@ class AttnBlockMixin:
             self.add_module(name, layer)
             self.position_plugins[position].append(name)
 
+    def attach_connected(self,
+                         connected: Sequence[ConnectedAttention]) -> None:
+        """Place each connected attention module at its position."""
+        self.connected_input = None
+        self.connected = None
+        taken = set()
+        for module in connected:
+            position = module.position
+            if position not in self.connected_positions or position in taken:
+                raise ValueError(
+                    f'{type(self).__name__}: connected attention '
+                    f'{type(module).__name__} at position {position!r} is '
+                    f'invalid; each of {tuple(self.connected_positions)} '
+                    'takes at most one module')
+            taken.add(position)
+            name = dict(input='connected_input', conv2='conv2',
+                        residual='connected')[position]
+            setattr(self, name, module)
+
     def apply_plugins(self, x: Tensor, position: str) -> Tensor:
         for name in self.position_plugins[position]:
             x = getattr(self, name)(x)
@@ -110,20 +162,18 @@ class AttnBlockMixin:
 
     def residual_branch(
             self, x: Tensor,
-            state: Optional[dict]) -> Tuple[Tensor, Optional[dict]]:
+            state: AttentionState) -> Tuple[Tensor, AttentionState]:
         """The block's conv path with its plugins, before the residual add;
-        a connected conv replacement (DCA-SK) may update ``state``."""
+        a connected conv2 (DCA around SK) may update ``state``."""
         raise NotImplementedError
 
-    def forward_with_state(self, x: Tensor,
-                           state: Optional[dict]) -> Tuple[Tensor, dict]:
-        """Forward, threading the state of connected attention (DCA, EMCA).
-
-        ``self.connected`` (set by the backbone, None for a plain block)
-        runs on the residual branch's output and returns the new state. A
-        conv replacement with ``threads_state = True`` (DCA around SK) is
-        called as ``out, state = self.conv2(out, state)`` instead.
-        """
+    def forward_with_state(
+            self, x: Tensor,
+            state: AttentionState) -> Tuple[Tensor, AttentionState]:
+        """Forward, threading the state of connected attention (DCA, EMCA)
+        through the block's ``connected_input``, conv2 and ``connected``."""
+        if self.connected_input is not None:
+            x, state = self.connected_input(x, state)
 
         def inner_forward(x, state):
             out, state = self.residual_branch(x, state)
@@ -140,13 +190,13 @@ class AttnBlockMixin:
         return self.relu(out), state
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.forward_with_state(x, None)[0]
+        return self.forward_with_state(x, AttentionState())[0]
 
 
 class AttnBasicBlock(AttnBlockMixin, BasicBlock):
     """mmdet's BasicBlock with plugins after conv1 (after bn1 + ReLU) and
-    after conv2 (after bn2, before the residual add), and an optional
-    connected attention after them."""
+    after conv2 (after bn2, before the residual add), and optional connected
+    attention on its input and residual branch."""
 
     positions = ('after_conv1', 'after_conv2')
     residual_norm = 'norm2'
@@ -155,7 +205,9 @@ class AttnBasicBlock(AttnBlockMixin, BasicBlock):
                  plugins: Optional[List[dict]] = None,
                  conv2_cfg: Optional[dict] = None,
                  conv2_norm: bool = True,
-                 width_multiplier: float = 1, **kwargs) -> None:
+                 width_multiplier: float = 1,
+                 connected: Sequence[ConnectedAttention] = (),
+                 **kwargs) -> None:
         if conv2_cfg is not None:
             raise ValueError(
                 f'AttnBasicBlock: conv2_cfg={conv2_cfg!r} is invalid; conv '
@@ -172,11 +224,11 @@ class AttnBasicBlock(AttnBlockMixin, BasicBlock):
         super().__init__(inplanes, planes, *args, **kwargs)
         self.build_position_plugins(
             plugins, dict(after_conv1=planes, after_conv2=planes))
-        self.connected = None
+        self.attach_connected(connected)
 
     def residual_branch(
             self, x: Tensor,
-            state: Optional[dict]) -> Tuple[Tensor, Optional[dict]]:
+            state: AttentionState) -> Tuple[Tensor, AttentionState]:
         out = self.relu(self.norm1(self.conv1(x)))
         out = self.apply_plugins(out, 'after_conv1')
         out = self.norm2(self.conv2(out))
@@ -190,20 +242,26 @@ class AttnBottleneck(AttnBlockMixin, Bottleneck):
     block's conv2 stride; the block's bn2 + ReLU follow it, or the ReLU only
     with ``conv2_norm=False`` (bn2 becomes an identity: SKNet's unit, whose
     selected features, already normalised per branch, go straight into
-    conv3). Plugins go
-    after conv1 / conv2 (after their norm + ReLU) or after conv3 (after bn3,
-    before the residual add), as in mmdet.
+    conv3). A connected attention at position ``conv2`` (DCA around SK)
+    replaces conv2 the same way. Plugins go after conv1 / conv2 (after their
+    norm + ReLU) or after conv3 (after bn3, before the residual add), as in
+    mmdet.
     """
 
     positions = ('after_conv1', 'after_conv2', 'after_conv3')
+    connected_positions = ('input', 'conv2', 'residual')
     residual_norm = 'norm3'
 
     def __init__(self, inplanes: int, planes: int, *args,
                  plugins: Optional[List[dict]] = None,
                  conv2_cfg: Optional[dict] = None,
                  conv2_norm: bool = True,
-                 width_multiplier: float = 1, **kwargs) -> None:
-        if not (conv2_norm or conv2_cfg):
+                 width_multiplier: float = 1,
+                 connected: Sequence[ConnectedAttention] = (),
+                 **kwargs) -> None:
+        replaced = conv2_cfg is not None or any(
+            module.position == 'conv2' for module in connected)
+        if not (conv2_norm or replaced):
             raise ValueError(
                 f'AttnBottleneck: conv2_norm={conv2_norm!r} is invalid '
                 'without conv2_cfg; only a conv replacement may drop bn2')
@@ -217,24 +275,25 @@ class AttnBottleneck(AttnBlockMixin, Bottleneck):
         if width != planes:
             self._set_width(width)
         if conv2_cfg is not None:
+            check_type(conv2_cfg, 'conv2_cfg')
             self.conv2 = MODELS.build(
                 conv2_cfg,
                 default_args=dict(in_channels=width, out_channels=width,
                                   stride=self.conv2_stride))
-            if not conv2_norm:
-                self.add_module(self.norm2_name, nn.Identity())
+        if not conv2_norm:
+            self.add_module(self.norm2_name, nn.Identity())
         self.build_position_plugins(
             plugins,
             dict(after_conv1=width, after_conv2=width,
                  after_conv3=planes * self.expansion))
-        self.connected = None
+        self.attach_connected(connected)
 
     def residual_branch(
             self, x: Tensor,
-            state: Optional[dict]) -> Tuple[Tensor, Optional[dict]]:
+            state: AttentionState) -> Tuple[Tensor, AttentionState]:
         out = self.relu(self.norm1(self.conv1(x)))
         out = self.apply_plugins(out, 'after_conv1')
-        if getattr(self.conv2, 'threads_state', False):
+        if isinstance(self.conv2, ConnectedAttention):
             out, state = self.conv2(out, state)
         else:
             out = self.conv2(out)
@@ -328,6 +387,9 @@ class AttnResNet(ResNet):
                                   stage_with_conv2=tuple(stage_with_conv2),
                                   conv2_norm=conv2_norm,
                                   width_multiplier=width_multiplier)
+        for argument in ('norm_cfg', 'conv_cfg', 'dcn'):
+            check_type(kwargs.get(argument), argument)
+        self._stages_built = 0
         super().__init__(depth, *args, num_stages=num_stages,
                          frozen_stages=frozen_stages,
                          zero_init_residual=zero_init_residual,
@@ -355,14 +417,38 @@ class AttnResNet(ResNet):
         return self
 
     def make_res_layer(self, **kwargs) -> nn.Module:
-        stage = int(math.log2(kwargs['planes'] // self.base_channels))
+        # mmdet's ResNet builds its stages in order: count them.
+        stage = self._stages_built
+        self._stages_built += 1
         extras = self._block_extras
         with_conv2 = extras['stage_with_conv2'][stage]
-        return super().make_res_layer(
+        block = kwargs.pop('block')
+        planes = kwargs['planes']
+        first_conv2_stride = kwargs['stride'] if self.style == 'pytorch' else 1
+        connected = [
+            self.connected_attention(
+                BlockSite(stage=stage, index=index,
+                          width=int(planes * extras['width_multiplier']),
+                          channels=planes * block.expansion,
+                          conv2_stride=first_conv2_stride if index == 0
+                          else 1)) for index in range(kwargs['num_blocks'])
+        ]
+        layer = super().make_res_layer(
+            block=_PerBlock(block, connected),
             conv2_cfg=extras['conv2_cfg'] if with_conv2 else None,
             conv2_norm=extras['conv2_norm'] if with_conv2 else True,
             width_multiplier=extras['width_multiplier'],
             **kwargs)
+        layer.block = block
+        return layer
+
+    def connected_attention(
+            self, site: BlockSite) -> List[ConnectedAttention]:
+        """The connected attention the block at ``site`` carries: none in a
+        plain AttnResNet. Backbones with connected attention (DCA, EMCA)
+        override this; it is called once per block, in network order, while
+        the stages are built."""
+        return []
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         if self.deep_stem:
@@ -370,26 +456,26 @@ class AttnResNet(ResNet):
         else:
             x = self.relu(self.norm1(self.conv1(x)))
         x = self.maxpool(x)
-        state = self.initial_state(x)
+        state = AttentionState()
         outs = []
         for stage, layer_name in enumerate(self.res_layers):
-            for index, block in enumerate(getattr(self, layer_name)):
+            for block in getattr(self, layer_name):
                 x, state = block.forward_with_state(x, state)
-                state = self.after_block(state, stage, index, x)
             if stage in self.out_indices:
                 outs.append(x)
         return tuple(outs)
 
-    def initial_state(self, stem_out: Tensor) -> Optional[dict]:
-        """State handed to the first block; None when no block is connected.
 
-        Backbones with connected attention (DCA, EMCA) override this and
-        :meth:`after_block`.
-        """
-        return None
+class _PerBlock:
+    """Stands in for the block class in mmdet's ``ResLayer``, which calls it
+    once per block in order with the same arguments: it hands block i the
+    i-th entry of ``connected`` as well."""
 
-    def after_block(self, state: Optional[dict], stage: int, index: int,
-                    out: Tensor) -> Optional[dict]:
-        """Update the state with a block's output (EMCA records them)."""
-        return state
+    def __init__(self, block: type,
+                 connected: List[List[ConnectedAttention]]) -> None:
+        self.block = block
+        self.expansion = block.expansion
+        self._connected = iter(connected)
 
+    def __call__(self, **kwargs) -> nn.Module:
+        return self.block(connected=next(self._connected), **kwargs)

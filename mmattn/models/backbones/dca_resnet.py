@@ -1,13 +1,13 @@
 """DCA-ResNet (Ma, Guo, Tang, Qiao, Chen, Yang and Fu, "DCANet: Learning
 Connected Attentions for Convolutional Neural Networks", arXiv:2007.05099).
 """
-from typing import Optional
+from typing import List, Optional
 
 from mmattn.models.connect import DCA
-from mmattn.registry import (BACKBONE, CONV_REPLACEMENT, MODELS, list_models,
-                             register, unknown_type_error)
+from mmattn.registry import (BACKBONE, CONV_REPLACEMENT, MODELS, check_type,
+                             list_models, register)
 
-from .attn_resnet import AttnResNet
+from .attn_resnet import AttnBottleneck, AttnResNet, BlockSite
 
 #: The DCA paper's variants of attention modules whose mmattn defaults
 #: differ: its SK-ResNet-50 has ungrouped branch convs and d = C/16.
@@ -74,45 +74,42 @@ class DCAResNet(AttnResNet):
                  matching_reduction: int = 16,
                  **kwargs) -> None:
         attention = dict(attention or dict(type='SE'))
-        name = attention.get('type')
-        attention_cls = MODELS.get(name) if isinstance(name, str) else None
-        if attention_cls is None:
-            raise unknown_type_error(str(name), MODELS)
-        replaces_conv = attention_cls.__name__ in list_models(CONV_REPLACEMENT)
-        if replaces_conv:
+        check_type(attention, 'DCAResNet.attention')
+        name = MODELS.get(attention['type']).__name__
+        self._replaces_conv = name in list_models(CONV_REPLACEMENT)
+        if self._replaces_conv:
+            if self.arch_settings.get(depth, (AttnBottleneck, ))[0] is not \
+                    AttnBottleneck:
+                raise ValueError(
+                    f'DCAResNet: attention={attention!r} is invalid with '
+                    f'depth={depth}; a conv replacement needs a Bottleneck '
+                    'ResNet (depth 50, 101 or 152)')
             if kwargs.get('conv2_cfg') is not None:
                 raise ValueError(
                     f"DCAResNet: conv2_cfg={kwargs['conv2_cfg']!r} is "
                     f'invalid with attention={attention!r}, which is the '
                     'conv replacement already')
-            attention = {
-                **PAPER_VARIANTS.get(attention_cls.__name__, {}),
-                **attention
-            }
-            kwargs['conv2_cfg'] = attention
+            attention = {**PAPER_VARIANTS.get(name, {}), **attention}
             kwargs.setdefault('conv2_norm', False)
+        self._attention = attention
+        self._dca_args = dict(connection=connection,
+                              channel_matching=channel_matching,
+                              reduction=matching_reduction)
+        self._previous_channels: Optional[int] = None
         super().__init__(depth, **kwargs)
-        dca_args = dict(connection=connection,
-                        channel_matching=channel_matching,
-                        reduction=matching_reduction)
-        previous = None
-        for stage, layer_name in enumerate(self.res_layers):
-            for block in getattr(self, layer_name):
-                if replaces_conv:
-                    channels = block.conv3.in_channels
-                    block.conv2 = DCA(block.conv2, channels, previous,
-                                      **dca_args)
-                else:
-                    channels = (self.base_channels * 2**stage *
-                                self.block.expansion)
-                    module = MODELS.build(
-                        attention, default_args=dict(in_channels=channels))
-                    block.connected = DCA(module, channels, previous,
-                                          **dca_args)
-                previous = channels
-        # mmdet's ResNet froze its stages before the modules above existed.
-        self._freeze_stages()
 
-    def initial_state(self, stem_out) -> dict:
-        # An empty state: blocks thread it, the first one finds nothing.
-        return {}
+    def connected_attention(self, site: BlockSite) -> List[DCA]:
+        """Every block's attention in a DCA, connected to the previous
+        block's (none before the first block of the network)."""
+        if self._replaces_conv:
+            channels = site.width
+            module = MODELS.build(
+                self._attention,
+                default_args=dict(in_channels=channels, out_channels=channels,
+                                  stride=site.conv2_stride))
+        else:
+            channels = site.channels
+            module = MODELS.build(self._attention,
+                                  default_args=dict(in_channels=channels))
+        previous, self._previous_channels = self._previous_channels, channels
+        return [DCA(module, channels, previous, **self._dca_args)]

@@ -1,15 +1,14 @@
 """EMCA-ResNet (Bakr, El-Sallab and Rashwan, "EMCA: Efficient Multiscale
 Channel Attention Module", IEEE Access 10, 2022,
 doi:10.1109/ACCESS.2022.3205602)."""
-from typing import Dict, List, Optional
+from typing import List, Optional
 
-from torch import Tensor
-
-from mmattn.models.connect import EMCA
+from mmattn.models.connect import EMCA, ConnectedAttention, EMCASqueeze
+from mmattn.models.connect.emca import EXCITATIONS
 from mmattn.models.utils import check_choice
 from mmattn.registry import BACKBONE, register
 
-from .attn_resnet import AttnResNet
+from .attn_resnet import AttnResNet, BlockSite
 
 STEM = 'stem'
 
@@ -20,9 +19,10 @@ class EMCAResNet(AttnResNet):
 
     Each EMCA module (:class:`mmattn.models.connect.EMCA`) runs on a block's
     residual branch output and reads the squeezed outputs of preceding blocks
-    from the state that :class:`AttnResNet` threads through all blocks. This
-    backbone records, after the stem and after each block, exactly the
-    descriptors some module reads and nothing else.
+    from the state that :class:`AttnResNet` threads through all blocks. The
+    outputs are squeezed into the state by :class:`EMCASqueeze` modules on
+    the input of the block that follows (the stem's output is the first
+    block's input): exactly the descriptors some module reads, nothing else.
 
     ``coverage`` is the paper's coverage region R (eq. 5, Table 3) of a
     module in stage i; stage 1's "previous stage" is the stem output:
@@ -73,29 +73,44 @@ class EMCAResNet(AttnResNet):
                  **kwargs) -> None:
         check_choice('EMCAResNet', 'coverage', coverage, self.coverages)
         check_choice('EMCAResNet', 'placement', placement, self.placements)
-        super().__init__(depth, **kwargs)
+        check_choice('EMCAResNet', 'excitation', excitation,
+                     tuple(EXCITATIONS))
         self.coverage = coverage
         self.placement = placement
-        # State key -> path of one module reading it; that module squeezes
-        # the recorded output, so the descriptor matches its own squeeze.
-        self.emca_readers: Dict[str, str] = {}
-        for stage, layer_name in enumerate(self.res_layers):
-            layer = getattr(self, layer_name)
+        self._emca_args = dict(excitation=excitation,
+                               excitation_cfg=excitation_cfg, refine=refine)
+        super().__init__(depth, **kwargs)
+
+    def connected_attention(
+            self, site: BlockSite) -> List[ConnectedAttention]:
+        """An :class:`EMCASqueeze` on the block's input when an EMCA module
+        reads the output of the block before it, and an :class:`EMCA` on
+        the blocks ``placement`` chooses."""
+        modules = []
+        before = self._key_before(site)
+        if any(before in self._coverage_keys(stage)
+               for stage in range(self.num_stages)):
+            excitation_cfg = self._emca_args['excitation_cfg'] or {}
+            modules.append(EMCASqueeze(
+                before, self._emca_args['excitation'],
+                **{k: v for k, v in excitation_cfg.items() if k == 'eps'}))
+        if site.index in self._placed_blocks(self.stage_blocks[site.stage]):
             preceding = {key: self._channels(key)
-                         for key in self._coverage_keys(stage)}
-            for index in self._placed_blocks(len(layer)):
-                layer[index].connected = EMCA(
-                    self._stage_channels(stage), preceding,
-                    excitation=excitation, excitation_cfg=excitation_cfg,
-                    refine=refine)
-                for key in preceding:
-                    self.emca_readers.setdefault(
-                        key, f'{layer_name}.{index}.connected')
-        # mmdet's ResNet froze its stages before the modules above existed.
-        self._freeze_stages()
+                         for key in self._coverage_keys(site.stage)}
+            modules.append(EMCA(site.channels, preceding, **self._emca_args))
+        return modules
 
     def _block_key(self, stage: int, index: int) -> str:
-        return f'{self.res_layers[stage]}.{index}'
+        return f'layer{stage + 1}.{index}'
+
+    def _key_before(self, site: BlockSite) -> str:
+        """The key of what precedes the block at ``site``."""
+        if site.index > 0:
+            return self._block_key(site.stage, site.index - 1)
+        if site.stage > 0:
+            return self._block_key(site.stage - 1,
+                                   self.stage_blocks[site.stage - 1] - 1)
+        return STEM
 
     def _stage_channels(self, stage: int) -> int:
         return self.base_channels * 2**stage * self.block.expansion
@@ -103,7 +118,7 @@ class EMCAResNet(AttnResNet):
     def _channels(self, key: str) -> int:
         if key == STEM:
             return self.stem_channels
-        return self._stage_channels(self.res_layers.index(key.split('.')[0]))
+        return self._stage_channels(int(key[len('layer'):].split('.')[0]) - 1)
 
     def _coverage_keys(self, stage: int) -> List[str]:
         """State keys of the coverage region of a module in ``stage``."""
@@ -125,17 +140,3 @@ class EMCAResNet(AttnResNet):
         if self.placement == 'last':
             return range(num_blocks - 1, num_blocks)
         return range(num_blocks)
-
-    def _record(self, state: dict, key: str, out: Tensor) -> dict:
-        if key not in self.emca_readers:
-            return state
-        reader = self.get_submodule(self.emca_readers[key])
-        # A new dict: checkpointed blocks may re-run with the state they got.
-        return {**state, key: reader.describe(out)}
-
-    def initial_state(self, stem_out: Tensor) -> dict:
-        return self._record({}, STEM, stem_out)
-
-    def after_block(self, state: dict, stage: int, index: int,
-                    out: Tensor) -> dict:
-        return self._record(state, self._block_key(stage, index), out)

@@ -1,5 +1,7 @@
 """Connected attention: modules that read state from preceding blocks."""
+from .base import AttentionState, ConnectedAttention
 from .dca import DCA
-from .emca import EMCA
+from .emca import EMCA, EMCASqueeze
 
-__all__ = ['DCA', 'EMCA']
+__all__ = ['AttentionState', 'ConnectedAttention', 'DCA', 'EMCA',
+           'EMCASqueeze']

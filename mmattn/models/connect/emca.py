@@ -4,45 +4,74 @@ Rashwan, "EMCA: Efficient Multiscale Channel Attention Module", IEEE Access
 
 A connected attention: the channel weights of a block are computed from the
 squeezed output of its own residual branch *and* the squeezed outputs of
-preceding blocks (the coverage region), which the backbone records in the
-state it threads through the blocks (see
+preceding blocks (the coverage region), which :class:`EMCASqueeze` modules
+record in the attention state as the blocks run (see
 :class:`mmattn.models.backbones.EMCAResNet`).
 """
 import math
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Mapping, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmattn.models.attention import ECA, SE, SRM
-from mmattn.models.utils import (batch_norm_any_size, check_choice,
-                                 check_positive_int)
+from mmattn.models.attention.srm import DEFAULT_EPS, style_pool
+from mmattn.models.utils import check_choice, check_positive_int
+
+from .base import AttentionState, ConnectedAttention
 
 #: The excitations W_m2 the paper publishes (Table 4: EMCA-SE/-ECA/-SRM).
 EXCITATIONS = {'SE': SE, 'ECA': ECA, 'SRM': SRM}
 
-# σ(W_m2(d)) of each excitation, reusing the modules' own layers:
-# descriptor (B, C, K) -> channel weights (B, C, 1, 1).
-_GATES: Dict[str, Callable[[nn.Module, Tensor], Tensor]] = {
-    'SE': lambda se, d: se.gate(se.fc2(se.act(se.fc1(d.unsqueeze(3))))),
-    'ECA': lambda eca, d: eca.transform(d.squeeze(2)),
-    'SRM': lambda srm, d: batch_norm_any_size(srm.bn,
-                                              srm.channel_fc(d)).sigmoid(),
-}
-
 REFINES = ('paper', 'authors')
 
 
-class EMCA(BaseModule):
+def squeeze(x: Tensor, excitation: str, eps: float = DEFAULT_EPS) -> Tensor:
+    """EMCA's descriptor of a feature map: (B, C, H, W) -> (B, C, K).
+
+    Spatial dimension alignment (SDA) is the excitation's own extraction:
+    GAP (K=1) for SE and ECA, SRM's style pooling (mean and std, K=2) for
+    SRM, with its ``eps``.
+    """
+    if excitation == 'SRM':
+        return style_pool(x, eps)
+    return x.mean((2, 3)).unsqueeze(2)
+
+
+class EMCASqueeze(ConnectedAttention):
+    """Records the descriptor (:func:`squeeze`) of a block's input, which is
+    the output of the block before it (or the stem's), under that block's
+    name ``key``, for the EMCA modules of later blocks to read. It has no
+    parameters and returns its input unchanged.
+    """
+
+    position = 'input'
+
+    def __init__(self, key: str, excitation: str = 'SE',
+                 eps: float = DEFAULT_EPS) -> None:
+        super().__init__()
+        check_choice('EMCASqueeze', 'excitation', excitation,
+                     tuple(EXCITATIONS))
+        self.key = key
+        self.excitation = excitation
+        self.eps = eps
+
+    def forward(self, x: Tensor,
+                state: AttentionState) -> Tuple[Tensor, AttentionState]:
+        return x, state.update(
+            **{self.key: squeeze(x, self.excitation, self.eps)})
+
+
+class EMCA(ConnectedAttention):
     """Efficient multi-scale channel attention over preceding blocks.
 
     With ``x`` the residual branch output of the current block (B, C, H, W):
 
-    1. Squeeze: ``s = GAP(x)`` (B, C). The preceding features ``s_1 ..
-       s_{R-1}`` come from ``state`` (already squeezed by the backbone with
-       :meth:`describe`: spatial dimension alignment, SDA = GAP).
+    1. Squeeze: ``s = GAP(x)`` (B, C), the excitation's own extraction. The
+       preceding features ``s_1 .. s_{R-1}`` come from ``state``, already
+       squeezed alike by :class:`EMCASqueeze` modules (:func:`squeeze`:
+       spatial dimension alignment, SDA = GAP).
     2. Channel dimension alignment (CDA): each ``s_j`` with ``C_j < C``
        channels is tiled ``[s_j, s_j, ...]`` to C channels, as the authors'
        ``Tensor.repeat`` does. When ``C_j`` does not divide C the tiling is
@@ -54,8 +83,9 @@ class EMCA(BaseModule):
        channels (W_m1, no bias as in the authors' code), then ReLU:
        ``X_a = ReLU(W_m1 * stack)``.
     4. Excitation: ``Z = σ(W_m2(X_a))`` with W_m2 one of the paper's three
-       variants, computed by mmattn's own :class:`SE`, :class:`ECA` (kernel
-       ``eca_kernel_size(C)`` unless given) or :class:`SRM` layers.
+       variants, the ``transform`` of mmattn's own :class:`SE`,
+       :class:`ECA` (kernel ``eca_kernel_size(C)`` unless given) or
+       :class:`SRM`.
     5. Refine, ``refine='paper'``: ``y = x · Z`` (Fig. 5).
        ``refine='authors'`` follows the authors' public code instead: a
        second, local excitation of the same kind on ``s`` gives ``Z_l``;
@@ -115,40 +145,27 @@ class EMCA(BaseModule):
             self.local_excite = build(in_channels, **(excitation_cfg or {}))
             self.fuse = nn.Conv1d(1, 1, 2, stride=2, bias=False)
 
-    def describe(self, x: Tensor) -> Tensor:
-        """Squeeze a feature map: (B, C, H, W) -> (B, C, K).
-
-        K=1 (GAP) for SE and ECA, K=2 (SRM's mean and std) for SRM. The
-        backbone describes the preceding blocks' outputs with this method
-        too, so that all stacked descriptors are alike.
-        """
-        if self.excitation == 'SRM':
-            return self.excite.style_pool(x)
-        return x.mean((2, 3)).unsqueeze(2)
-
-    def _preceding(self, state: dict) -> Tuple[Tensor, ...]:
+    def _preceding(self, state: AttentionState) -> Tuple[Tensor, ...]:
         """The channel-aligned (CDA) descriptors of the coverage region."""
-        missing = [key for key in self.sources if key not in state]
-        if missing:
-            raise KeyError(
-                f'EMCA: the state lacks {missing}; the backbone must record '
-                f'the descriptors of {self.sources} before this block')
         return tuple(
-            state[key].repeat(1, repeat, 1)[:, :self.in_channels]
+            state.read(key, 'EMCA').repeat(1, repeat, 1)[:, :self.in_channels]
             for key, repeat in zip(self.sources, self.repeats))
 
-    def forward(self, x: Tensor, state: dict) -> Tuple[Tensor, dict]:
+    def forward(self, x: Tensor,
+                state: AttentionState) -> Tuple[Tensor, AttentionState]:
         batch, channels = x.shape[:2]
-        current = self.describe(x)
+        # The excitation's context in its own shape ((B, C, 1, 1) for SE,
+        # (B, C) for ECA, (B, C, 2) for SRM), stacked as (B, C, K).
+        context = self.excite.extract(x)
+        current = context.reshape(batch, channels, -1)
         stacked = torch.stack((current, *self._preceding(state)), dim=3)
         # (B, C, K, R) -> (B, 1, C·K·R): kernel R, stride R reduces each
         # channel's (and statistic's) R values with the same R weights.
         aggregated = F.relu(self.aggregate(stacked.reshape(batch, 1, -1)))
-        weights = _GATES[self.excitation](
-            self.excite, aggregated.reshape(current.shape))
+        weights = self.excite.transform(aggregated.reshape(context.shape))
         if self.refine == 'paper':
             return x * weights, state
-        local = _GATES[self.excitation](self.local_excite, current)
+        local = self.local_excite.transform(context)
         pairs = torch.stack((local, weights), dim=-1).reshape(batch, 1, -1)
         fused = self.fuse(pairs).sigmoid().reshape(batch, channels, 1, 1)
         return x * (1 + fused), state
