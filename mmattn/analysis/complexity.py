@@ -17,16 +17,21 @@ Two kinds of work are counted, in one forward pass, and never mixed:
   (batch/group/layer/instance norm), softmax and pooling or reductions
   (mean, max, var, avg/max pool, GAP) the number of *input* elements read;
   for resampling (upsampling, interpolation) the output elements. Pure data
-  movement (views, copies, cat, pad) is not counted.
+  movement (views, copies, cat, pad) and ops missing from
+  :data:`ELEMENTWISE_OPS` are not counted.
 
-Counting runs under a ``TorchDispatchMode`` over aten operators, by default
-on ``meta`` tensors: shapes only, no arithmetic, so that even DMSANet's
-full-resolution position attention at detection size (TFLOPs) is counted in
-well under a second. Detectors are counted like mmdet's ``get_flops`` of
-mmdet 2.x, which the papers' detection tables used: backbone, neck, dense
-heads on the whole image, and the RoI heads on ``num_rois`` (1000) RoIs for
-boxes and ``num_mask_rois`` (100) for masks; RoIAlign, anchor generation,
-box decoding and NMS are not counted.
+Counting is :class:`torch.utils.flop_counter.FlopCounterMode`'s: its
+formulas give the products' FLOPs (halved here), its per-module breakdown
+tells the products inside ``nn.Linear`` from the others, and the
+elementwise work is the add-on it lacks, passed as its ``custom_mapping``
+(op -> elements). It runs by default on ``meta`` tensors: shapes only, no
+arithmetic, so that even DMSANet's full-resolution position attention at
+detection size (TFLOPs) is counted in well under a second. Detectors are
+counted like mmdet's ``get_flops`` of mmdet 2.x, which the papers'
+detection tables used: backbone, neck, dense heads on the whole image, and
+the RoI heads on ``num_rois`` (1000) RoIs for boxes and ``num_mask_rois``
+(100) for masks; RoIAlign, anchor generation, box decoding and NMS are not
+counted.
 
 Parameters are counted once per tensor (shared modules once). For detectors
 ``trainable`` excludes frozen parameters (stage 1 under mmdet's
@@ -37,85 +42,62 @@ import contextlib
 import io
 import json
 import logging
-from collections import defaultdict
+import math
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
-from torch.nn.modules.module import (register_module_forward_hook,
-                                     register_module_forward_pre_hook)
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
+from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 from .models import ModelSpec, build, model_forward
 
 aten = torch.ops.aten
 
-
-def _packets(*names: str) -> frozenset:
-    found = []
-    for name in names:
-        packet = getattr(aten, name, None)
-        if packet is not None:
-            found.append(packet)
-    return frozenset(found)
-
-
-CONV_OPS = _packets('convolution', '_convolution', 'cudnn_convolution',
-                    'convolution_overrideable')
-_SDPA_OPS = _packets('_scaled_dot_product_efficient_attention',
-                     '_scaled_dot_product_flash_attention',
-                     '_scaled_dot_product_cudnn_attention',
-                     '_scaled_dot_product_flash_attention_for_cpu')
-
-#: aten op -> FLOP formula (2 FLOPs per MAC). torch's registry lacks CPU's
-#: fused SDPA kernel; it has the same cost as the other fused kernels.
-FLOP_FORMULAS = dict(flop_registry)
-_sdpa_formula = flop_registry.get(aten._scaled_dot_product_efficient_attention)
-if _sdpa_formula is not None:
-    for _packet in _SDPA_OPS:
-        FLOP_FORMULAS.setdefault(_packet, _sdpa_formula)
-
-ACTIVATIONS = frozenset((
-    'relu', 'relu6', 'sigmoid', 'hardswish', 'hardsigmoid', 'silu', 'gelu',
-    'tanh', 'leaky_relu', 'elu', 'hardtanh', 'threshold', 'softplus', 'mish',
-    'exp', 'log', 'sqrt', 'rsqrt', 'reciprocal', 'clamp', 'clamp_min',
-    'clamp_max', 'abs', 'sign', 'erf'))
-ARITHMETIC = frozenset((
-    'add', 'sub', 'rsub', 'mul', 'div', 'neg', 'addcmul', 'addcdiv', 'where',
-    'maximum', 'minimum', 'pow', 'lerp', 'masked_fill', 'square', 'floor',
-    'ceil', 'round', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and',
-    'logical_or', 'logical_not', 'bitwise_and', 'bitwise_or', 'fmod',
-    'remainder'))
-NORMS = frozenset((
-    'native_batch_norm', '_native_batch_norm_legit',
-    '_native_batch_norm_legit_no_training',
-    '_native_batch_norm_legit_functional', 'cudnn_batch_norm',
-    'miopen_batch_norm', 'native_group_norm', 'native_layer_norm',
-    'instance_norm', 'batch_norm', 'group_norm', 'layer_norm'))
-SOFTMAX = frozenset(('_softmax', '_safe_softmax', '_log_softmax', 'softmax',
-                     'log_softmax'))
-REDUCTIONS = frozenset((
-    'mean', 'sum', 'amax', 'amin', 'max', 'min', 'var', 'var_mean', 'std',
-    'std_mean', 'prod', 'norm', 'linalg_vector_norm', 'logsumexp', 'cumsum',
-    'avg_pool1d', 'avg_pool2d', 'avg_pool3d', 'max_pool1d', 'max_pool2d',
-    'max_pool3d', 'max_pool2d_with_indices', 'max_pool3d_with_indices',
-    'adaptive_avg_pool1d', 'adaptive_avg_pool2d', '_adaptive_avg_pool2d',
-    'adaptive_avg_pool3d', '_adaptive_avg_pool3d', 'adaptive_max_pool1d',
-    'adaptive_max_pool2d', 'adaptive_max_pool3d'))
-RESAMPLE = frozenset((
-    'upsample_nearest1d', 'upsample_nearest2d', 'upsample_nearest3d',
-    '_upsample_nearest_exact1d', '_upsample_nearest_exact2d',
-    'upsample_linear1d', 'upsample_bilinear2d', '_upsample_bilinear2d_aa',
-    'upsample_bicubic2d', 'upsample_trilinear3d', 'grid_sampler_2d'))
-#: Pointwise-tagged ops that move or create data without arithmetic.
-NOT_WORK = frozenset((
-    'copy', 'clone', 'fill', 'zero', '_to_copy', 'detach', 'alias',
-    'lift_fresh', 'lift_fresh_copy', 'empty_like', 'zeros_like', 'ones_like',
-    'full_like', 'bernoulli', 'normal', 'uniform', 'random', 'to'))
-
-#: Elementwise categories, in report order, with what each counts.
+#: Elementwise work by category: (aten op names, what is counted: the
+#: 'input' elements read or the 'output' elements written). In-place
+#: variants (``relu_``) count alike.
+ELEMENTWISE_OPS = {
+    'norm': (('native_batch_norm', '_native_batch_norm_legit',
+              '_native_batch_norm_legit_no_training',
+              '_native_batch_norm_legit_functional', 'cudnn_batch_norm',
+              'miopen_batch_norm', 'native_group_norm', 'native_layer_norm',
+              'instance_norm', 'batch_norm', 'group_norm', 'layer_norm'),
+             'input'),
+    'softmax': (('_softmax', '_safe_softmax', '_log_softmax', 'softmax',
+                 'log_softmax'), 'input'),
+    'reduce': (('mean', 'sum', 'amax', 'amin', 'max', 'min', 'var',
+                'var_mean', 'std', 'std_mean', 'prod', 'norm',
+                'linalg_vector_norm', 'logsumexp', 'cumsum', 'avg_pool1d',
+                'avg_pool2d', 'avg_pool3d', 'max_pool1d', 'max_pool2d',
+                'max_pool3d', 'max_pool2d_with_indices',
+                'max_pool3d_with_indices', 'adaptive_avg_pool1d',
+                'adaptive_avg_pool2d', '_adaptive_avg_pool2d',
+                'adaptive_avg_pool3d', '_adaptive_avg_pool3d',
+                'adaptive_max_pool1d', 'adaptive_max_pool2d',
+                'adaptive_max_pool3d'), 'input'),
+    'resample': (('upsample_nearest1d', 'upsample_nearest2d',
+                  'upsample_nearest3d', '_upsample_nearest_exact1d',
+                  '_upsample_nearest_exact2d', 'upsample_linear1d',
+                  'upsample_bilinear2d', '_upsample_bilinear2d_aa',
+                  'upsample_bicubic2d', 'upsample_trilinear3d',
+                  'grid_sampler_2d'), 'output'),
+    'activation': (('relu', 'relu6', 'sigmoid', 'hardswish', 'hardsigmoid',
+                    'silu', 'gelu', 'tanh', 'leaky_relu', 'elu', 'hardtanh',
+                    'threshold', 'softplus', 'mish', 'exp', 'log', 'sqrt',
+                    'rsqrt', 'reciprocal', 'clamp', 'clamp_min', 'clamp_max',
+                    'abs', 'sign', 'erf', 'selu', 'celu', 'hardshrink',
+                    'softshrink', 'logit', 'log1p', 'expm1', 'log2', 'exp2',
+                    'sin', 'cos'), 'output'),
+    'arithmetic': (('add', 'sub', 'rsub', 'mul', 'div', 'neg', 'addcmul',
+                    'addcdiv', 'where', 'maximum', 'minimum', 'pow', 'lerp',
+                    'masked_fill', 'square', 'floor', 'ceil', 'round', 'eq',
+                    'ne', 'lt', 'le', 'gt', 'ge', 'logical_and',
+                    'logical_or', 'logical_not', 'logical_xor',
+                    'bitwise_and', 'bitwise_or', 'bitwise_not', 'fmod',
+                    'remainder', 'trunc', 'sgn', 'fmax', 'fmin',
+                    'nan_to_num', 'true_divide', 'xlogy'), 'output'),
+}
 ELEMENTWISE_CATEGORIES = {
     'arithmetic': 'output elements of add/sub/mul/div/where/...',
     'activation': 'output elements of ReLU/sigmoid/h-swish/exp/sqrt/...',
@@ -129,103 +111,104 @@ MAC_CATEGORIES = {
     'fc': 'products inside nn.Linear',
     'matmul': 'other matrix products: matmul/bmm, SDPA (attention maps)',
 }
+#: Fused scaled-dot-product attention kernels: matmul MACs, and the
+#: softmax over the scores that the math path (meta tensors) runs as an op.
+SDPA_OPS = ('_scaled_dot_product_efficient_attention',
+            '_scaled_dot_product_flash_attention',
+            '_scaled_dot_product_cudnn_attention',
+            '_scaled_dot_product_flash_attention_for_cpu')
 
 
-def _numel(value) -> int:
-    if isinstance(value, torch.Tensor):
-        return value.numel()
-    if isinstance(value, (list, tuple)) and value:
-        return _numel(value[0])
+def _numel(shape) -> int:
+    """Elements of a shape (the first one of a sequence of shapes)."""
+    if isinstance(shape, torch.Size):
+        return math.prod(shape)
+    if isinstance(shape, (list, tuple)) and shape:
+        return _numel(shape[0])
     return 0
 
 
-def _base_name(func) -> str:
-    """The op's name without the in-place suffix (``relu_`` -> ``relu``)."""
-    name = func.overloadpacket.__name__
-    if name.endswith('_') and not name.endswith('__'):
-        name = name[:-1]
-    return name
+def _ops(name: str) -> list:
+    """The op and its in-place variant, where aten has them, each as its
+    overload packet and overloads. FlopCounterMode looks formulas up by
+    packet, but first decomposes every overload it has none for (an
+    upsampling would be counted as the indexing it decomposes into)."""
+    packets = [packet for packet in (getattr(aten, name, None),
+                                     getattr(aten, name + '_', None))
+               if packet is not None]
+    return packets + [getattr(packet, overload) for packet in packets
+                      for overload in packet.overloads()]
 
 
-class OpCounter(TorchDispatchMode):
-    """Counts MACs and elementwise work of the aten ops run inside it.
+def _counts_elements(which: str) -> Callable:
+    if which == 'input':
+        return lambda *args, out_shape, **kwargs: _numel(args[0])
+    return lambda *args, out_shape, **kwargs: _numel(out_shape)
 
-    Products inside an ``nn.Linear`` are told apart from other products
-    with global module forward hooks, installed while the counter is active.
-    """
 
-    def __init__(self) -> None:
+@dataclass
+class OpCounts:
+    """MACs and elementwise work of one counted run, by category."""
+    macs: Dict[str, int]
+    elements: Dict[str, int]
+
+
+class _Run(nn.Module):
+    """Roots the counted run at one module, so that the counter's module
+    names are ``_Run.model.<path in the model>``."""
+
+    def __init__(self, model: nn.Module, run: Callable[[], Any]) -> None:
         super().__init__()
-        self.macs: Dict[str, int] = defaultdict(int)
-        self.elements: Dict[str, int] = defaultdict(int)
-        self.ops: Dict[str, int] = defaultdict(int)
-        self._linear_depth = 0
-        self._hooks = []
+        self.model = model
+        self.run = run
 
-    # Linear tracking ----------------------------------------------------
-    def _pre(self, module, inputs):
-        if isinstance(module, nn.Linear):
-            self._linear_depth += 1
+    def forward(self):
+        return self.run()
 
-    def _post(self, module, inputs, output):
-        if isinstance(module, nn.Linear):
-            self._linear_depth -= 1
 
-    def __enter__(self):
-        self._hooks = [
-            register_module_forward_pre_hook(self._pre),
-            register_module_forward_hook(self._post)
-        ]
-        return super().__enter__()
+def count_ops(model: nn.Module, run: Callable[[], Any]) -> OpCounts:
+    """Count ``run()``, a forward pass of ``model``, without gradients."""
+    category_of, mapping = {}, {}
+    for category, (names, which) in ELEMENTWISE_OPS.items():
+        for name in names:
+            for op in _ops(name):
+                category_of[op] = category
+                mapping[op] = _counts_elements(which)
+    sdpa_softmax = []
+    efficient = flop_registry[aten._scaled_dot_product_efficient_attention]
 
-    def __exit__(self, *exc):
-        for hook in self._hooks:
-            hook.remove()
-        self._hooks = []
-        return super().__exit__(*exc)
+    def sdpa(query, key, *args, out_val=None, **kwargs):
+        sdpa_softmax.append(query.numel() // query.shape[-1] * key.shape[-2])
+        return efficient(query, key, *args, out_val=out_val, **kwargs)
 
-    # Counting -------------------------------------------------------------
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        packet = func.overloadpacket
-        formula = FLOP_FORMULAS.get(packet)
-        if formula is not None:
-            macs = formula(*args, **kwargs, out_val=out) // 2
-            if packet in CONV_OPS:
-                self.macs['conv'] += macs
-            elif packet in _SDPA_OPS:
-                self.macs['matmul'] += macs
-                # The fused kernel's softmax over the scores (the math path
-                # on other devices counts its own softmax op).
-                query, key = args[0], args[1]
-                self.elements['softmax'] += (
-                    query.numel() // query.shape[-1] * key.shape[-2])
-            elif self._linear_depth:
-                self.macs['fc'] += macs
-            else:
-                self.macs['matmul'] += macs
-            self.ops[str(packet)] += 1
-            return out
-        name = _base_name(func)
-        category = None
-        if name in NORMS:
-            category, count = 'norm', _numel(args[0])
-        elif name in SOFTMAX:
-            category, count = 'softmax', _numel(args[0])
-        elif name in REDUCTIONS:
-            category, count = 'reduce', _numel(args[0])
-        elif name in RESAMPLE:
-            category, count = 'resample', _numel(out)
-        elif name in ACTIVATIONS:
-            category, count = 'activation', _numel(out)
-        elif name in ARITHMETIC or (
-                torch.Tag.pointwise in func.tags and name not in NOT_WORK):
-            category, count = 'arithmetic', _numel(out)
-        if category is not None:
-            self.elements[category] += count
-            self.ops[str(packet)] += 1
-        return out
+    sdpa._get_raw = True  # FlopCounterMode passes tensors, not shapes
+    for name in SDPA_OPS:
+        for op in _ops(name):
+            mapping[op] = sdpa
+    counter = FlopCounterMode(display=False, custom_mapping=mapping)
+    root = _Run(model, run)
+    with torch.no_grad(), counter:
+        root()
+    counts = counter.get_flop_counts()
+    macs = dict.fromkeys(MAC_CATEGORIES, 0)
+    elements = dict.fromkeys(ELEMENTWISE_CATEGORIES, 0)
+    for packet, count in counts.get('Global', {}).items():
+        if packet in category_of:
+            elements[category_of[packet]] += count
+        elif 'convolution' in packet.__name__:
+            macs['conv'] += count // 2
+        else:
+            macs['matmul'] += count // 2
+    elements['softmax'] += sum(sdpa_softmax)
+    prefix = type(root).__name__ + '.'
+    for name, ops in counts.items():
+        if name.startswith(prefix) and isinstance(
+                root.get_submodule(name[len(prefix):]), nn.Linear):
+            linear = sum(count // 2 for packet, count in ops.items()
+                         if packet not in category_of)
+            macs['fc'] += linear
+            macs['matmul'] -= linear
+    return OpCounts(macs, elements)
 
 
 @dataclass
@@ -321,14 +304,13 @@ def detector_dummy_forward(model: nn.Module, inputs: torch.Tensor,
 
 def run_counted(spec: ModelSpec, model: nn.Module, inputs: torch.Tensor,
                 num_rois: int = 1000,
-                num_mask_rois: int = 100) -> OpCounter:
-    """One forward pass of ``model`` under an :class:`OpCounter`."""
-    with torch.no_grad(), OpCounter() as counter:
-        if spec.kind == 'detector':
-            detector_dummy_forward(model, inputs, num_rois, num_mask_rois)
-        else:
-            model_forward(spec, model, inputs)
-    return counter
+                num_mask_rois: int = 100) -> OpCounts:
+    """Count one forward pass of ``model`` (detectors: mmdet 2.x's
+    ``forward_dummy``, see :func:`detector_dummy_forward`)."""
+    if spec.kind == 'detector':
+        return count_ops(model, lambda: detector_dummy_forward(
+            model, inputs, num_rois, num_mask_rois))
+    return count_ops(model, lambda: model_forward(spec, model, inputs))
 
 
 def mmengine_complexity(spec: ModelSpec, input_size: Sequence[int],
@@ -393,16 +375,15 @@ def measure(spec: ModelSpec,
     model = build(spec, device)
     params, trainable = count_params(model)
     inputs = torch.zeros(batch_size, 3, height, width, device=device)
-    counter = run_counted(spec, model, inputs, num_rois, num_mask_rois)
+    counts = run_counted(spec, model, inputs, num_rois, num_mask_rois)
     result = Complexity(
         name=spec.name,
         kind=spec.kind,
         input_shape=(batch_size, 3, height, width),
         params=params,
         trainable_params=trainable,
-        macs={k: counter.macs.get(k, 0) for k in MAC_CATEGORIES},
-        elements={k: counter.elements.get(k, 0)
-                  for k in ELEMENTWISE_CATEGORIES},
+        macs=counts.macs,
+        elements=counts.elements,
         device=device)
     if spec.kind == 'detector' and hasattr(model, 'roi_head'):
         result.num_rois = num_rois

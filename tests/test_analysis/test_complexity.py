@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from mmattn.analysis.complexity import OpCounter, measure, paper_table
+from mmattn.analysis.complexity import count_ops, measure, paper_table
 from mmattn.analysis.models import resolve
 from mmattn.models.attention import DMSA, SE
 
@@ -35,9 +35,8 @@ def test_se_adds_exactly_its_fc_macs():
 
 
 def _count(module, shape):
-    with torch.no_grad(), OpCounter() as counter:
-        module(torch.zeros(shape, device='meta'))
-    return counter
+    inputs = torch.zeros(shape, device='meta')
+    return count_ops(module, lambda: module(inputs))
 
 
 def test_elementwise_separate_from_macs():
@@ -55,17 +54,63 @@ def test_elementwise_separate_from_macs():
 
 
 def test_meta_and_cpu_counts_agree():
-    """Meta tensors (math-path attention) count the MACs that a real CPU
-    forward (fused SDPA kernel) runs."""
+    """Meta tensors (math-path attention) count the MACs and softmax that a
+    real CPU forward (fused SDPA kernel) runs."""
     counts = {}
     for device in ('meta', 'cpu'):
         with torch.device(device):
             module = DMSA(64, 64).eval()
-        with torch.no_grad(), OpCounter() as counter:
-            module(torch.zeros(1, 64, 16, 16, device=device))
-        counts[device] = dict(counter.macs)
-    assert counts['meta'] == counts['cpu']
-    assert counts['cpu']['matmul'] > 0
+        inputs = torch.zeros(1, 64, 16, 16, device=device)
+        counts[device] = count_ops(module, lambda: module(inputs))
+    assert counts['meta'].macs == counts['cpu'].macs
+    assert counts['cpu'].macs['matmul'] > 0
+    assert counts['meta'].elements['softmax'] == \
+        counts['cpu'].elements['softmax'] > 0
+
+
+@pytest.mark.parametrize('groups', [1, 4, 32])
+def test_grouped_convolution(groups):
+    """Each of the g groups maps C_in/g channels to C_out/g: C_out·C_in/g·k²
+    MACs per output position."""
+    with torch.device('meta'):
+        conv = nn.Conv2d(32, 64, 3, padding=1, groups=groups)
+    counts = _count(conv, (2, 32, 10, 12))
+    assert counts.macs == dict(conv=2 * 10 * 12 * 64 * (32 // groups) * 9,
+                               fc=0, matmul=0)
+
+
+class _LinearAndProduct(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 16)
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(16, 4, bias=False))
+
+    def forward(self, x):
+        y = self.fc(x)  # (B, N, 16)
+        affinity = y @ y.transpose(1, 2)  # (B, N, N)
+        return self.head(affinity @ y)
+
+
+def test_linear_products_apart_from_other_products():
+    with torch.device('meta'):
+        module = _LinearAndProduct()
+    batch, positions = 3, 5
+    counts = _count(module, (batch, positions, 8))
+    rows = batch * positions
+    assert counts.macs == dict(
+        conv=0, fc=rows * 8 * 16 + rows * 16 * 4,
+        matmul=2 * batch * positions * positions * 16)
+    # The bias of fc is part of addmm; ReLU writes B·N·16 elements.
+    assert counts.elements['activation'] == rows * 16
+
+
+def test_upsampling_counts_its_output():
+    """FlopCounterMode decomposes ops it has no formula for: an upsampling
+    must still count as its output, not as the indexing it becomes."""
+    counts = _count(nn.Upsample(scale_factor=2), (1, 4, 5, 6))
+    assert counts.elements == dict(arithmetic=0, activation=0, norm=0,
+                                   softmax=0, reduce=0, resample=4 * 10 * 12)
 
 
 def test_detector_matches_mmdet_get_flops():
