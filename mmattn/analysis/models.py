@@ -3,13 +3,20 @@
 A *model spec* is what a tool's command line names:
 
 * a backbone name (see :func:`backbone_cfg`): ``r50``, ``se-r50``,
-  ``epsanet50-s``, ``dmsanet50``, ``dca-se-r50``, ``emca-eca-r50`` ...;
+  ``ema(factor=16)-r50``, ``epsanet50-s``, ``dmsanet50``, ``dca-se-r50``,
+  ``emca-eca-r50`` ...;
 * a detector built from mmdet's COCO config with that backbone:
   ``faster-rcnn:epsanet50-s``, ``mask-rcnn:r50``, ``retinanet:se-r50``;
 * a backbone config written as a dict,
-  ``"dict(type='EMCAResNet', depth=50, excitation='ECA')"``;
+  ``"dict(type='EMCAResNet', depth=50, excitation='ECA')"``, read as a
+  literal (:func:`literal_dict`), never run;
 * a config file (mmdet or mmpretrain; ``mmdet::faster_rcnn/...`` names one of
   mmdet's), whose ``model`` is used.
+
+Attention short names come from the registry (:func:`attention_names`):
+each registered plugin and conv replacement answers to its ``_short_name_``
+(default: its ``_abbr_``) and to the presets its class declares in
+``_presets_`` (``ema16``: EMA with 16 groups).
 
 :func:`resolve` turns a spec into a :class:`ModelSpec`; :func:`build` builds
 it as an ImageNet classifier (mmpretrain ``ImageClassifier``: backbone,
@@ -19,46 +26,16 @@ as the detector. Models are built without ``init_weights()``: PyTorch's
 default initialisation, no pretrained download, and (unlike mmdet's
 zero-init of the last BN of each block) residual branches that are not zero.
 """
+import ast
 import copy
 import os.path as osp
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 import torch
 from mmengine.config import Config, ConfigDict
 from torch import nn
-
-#: Plugin short names -> (type, extra arguments). Placed after conv3 of every
-#: bottleneck (after conv2 of every BasicBlock), in all four stages.
-PLUGINS: Dict[str, Tuple[str, dict]] = {
-    'se': ('SE', {}),
-    'eca': ('ECA', {}),
-    'cbam': ('CBAM', {}),
-    'bam': ('BAM', {}),
-    'gc': ('GC', {}),
-    'ge': ('GatherExcite', {}),
-    'srm': ('SRM', {}),
-    'sa': ('ShuffleAttention', {}),
-    'ca': ('CoordAttention', {}),
-    'triplet': ('TripletAttention', {}),
-    'fca': ('MultiSpectralAttention', {}),
-    'nam': ('NAM', {}),
-    'ema': ('EMA', {}),
-    'ema16': ('EMA', {'factor': 16}),
-    'nl': ('NonLocal', {}),
-    'pam': ('DAPositionAttention', {}),
-    'cam': ('DAChannelAttention', {}),
-}
-
-#: DCA attention short names -> attention type.
-DCA_ATTENTIONS = {
-    'se': 'SE',
-    'cbam': 'CBAM',
-    'gc': 'GC',
-    'sk': 'SK',
-    'ge': 'GatherExcite'
-}
 
 #: Detector short names -> mmdet config (relative to mmdet's configs).
 DETECTORS = {
@@ -103,93 +80,165 @@ class ModelSpec:
     num_classes: int = 1000
     cifar_stem: bool = False
     from_config: bool = False
-    extra: dict = field(default_factory=dict)
 
 
-def _plugin_backbone(plugin: str, depth: int) -> dict:
-    type_name, kwargs = PLUGINS[plugin]
+def attention_names() -> Dict[str, Tuple[str, dict]]:
+    """Short name -> (registered type, preset arguments) of every mmattn
+    plugin and conv replacement, from the registry and the classes' own
+    ``_short_name_`` / ``_abbr_`` and ``_presets_``."""
+    from mmattn.registry import CONV_REPLACEMENT, MODELS, PLUGIN, list_models
+    names: Dict[str, Tuple[str, dict]] = {}
+    for kind in (PLUGIN, CONV_REPLACEMENT):
+        for type_name in list_models(kind):
+            cls = MODELS.get(type_name)
+            short = getattr(cls, '_short_name_', None) or getattr(
+                cls, '_abbr_', type_name.lower())
+            for name, preset in {short: {}, **getattr(cls, '_presets_',
+                                                      {})}.items():
+                if name in names:
+                    raise ValueError(
+                        f'short name {name!r} is declared by both '
+                        f'{names[name][0]} and {type_name}')
+                names[name] = (type_name, dict(preset))
+    return names
+
+
+_ATTENTION = re.compile(r'(?P<name>[a-z0-9_]+)(?P<args>\(.*\))?',
+                        re.IGNORECASE | re.DOTALL)
+
+
+def attention_cfg(text: str) -> dict:
+    """``<short name>[(key=value, ...)]`` -> the module's config, e.g.
+    ``ema16`` -> ``dict(type='EMA', factor=16)``, ``se(reduction=8)`` ->
+    ``dict(type='SE', reduction=8)``."""
+    match = _ATTENTION.fullmatch(text.strip())
+    names = attention_names()
+    name = match and match.group('name').lower()
+    if name not in names:
+        raise ValueError(f'unknown attention {text!r}; expected one of '
+                         f'{sorted(names)}, optionally with arguments: '
+                         'name(key=value, ...)')
+    type_name, preset = names[name]
+    arguments = literal_dict('dict' + match.group('args')) \
+        if match.group('args') else {}
+    return dict(type=type_name, **{**preset, **arguments})
+
+
+def _plugin_backbone(plugin: dict, depth: int) -> dict:
     position = 'after_conv3' if depth >= 50 else 'after_conv2'
     return dict(
         type='AttnResNet',
         depth=depth,
         plugins=[
-            dict(cfg=dict(type=type_name, **kwargs),
-                 stages=(True, True, True, True),
+            dict(cfg=plugin, stages=(True, True, True, True),
                  position=position)
         ])
 
 
 def backbone_cfg(name: str) -> dict:
-    """The backbone config of a short name.
+    """The backbone config of a short name; ``<att>`` is an attention short
+    name with optional arguments (:func:`attention_cfg`).
 
     * ``r<depth>``: plain ResNet (:class:`AttnResNet` without attention,
       mmdet's ResNet);
-    * ``<plugin>-r<depth>``: a plugin of :data:`PLUGINS` in every block;
+    * ``<att>-r<depth>``: a plugin in every block, after conv3 of a
+      bottleneck (after conv2 of a BasicBlock);
     * ``sk-r<depth>``: SK convs instead of the 3×3 convs, the DCA paper's
       SK-ResNet (ungrouped branches, d = C/16, no bn2 after SK);
     * ``epsanet<depth>-s`` / ``-l``: EPSANet Small / Large;
     * ``dmsanet<depth>``;
-    * ``dca-<se|cbam|gc|sk|ge>[-1fc|-2fc]-r<depth>``: DCAResNet (default
-      channel matching '2fc', the project's default);
-    * ``emca-<se|eca|srm>-r<depth>``: EMCAResNet (paper settings: modules on
-      the first block of each stage, coverage = all blocks of the previous
-      stage).
+    * ``dca-<att>[-1fc|-2fc]-r<depth>``: DCAResNet around that attention
+      (default channel matching '2fc', the project's default);
+    * ``emca-<att>-r<depth>``: EMCAResNet with that excitation (paper
+      settings: modules on the first block of each stage, coverage = all
+      blocks of the previous stage).
     """
-    text = name.strip().lower()
-    match = re.fullmatch(r'r(\d+)', text)
+    text = name.strip()
+    match = re.fullmatch(r'epsanet(\d+)-([sl])', text, re.IGNORECASE)
     if match:
-        return dict(type='AttnResNet', depth=int(match.group(1)))
-    match = re.fullmatch(r'sk-r(\d+)', text)
-    if match:
-        return dict(
-            type='AttnResNet',
-            depth=int(match.group(1)),
-            conv2_cfg=dict(type='SK', groups=1, min_channels=1),
-            conv2_norm=False)
-    match = re.fullmatch(r'epsanet(\d+)-([sl])', text)
-    if match:
-        return dict(
-            type='EPSANet',
-            depth=int(match.group(1)),
-            variant='small' if match.group(2) == 's' else 'large')
-    match = re.fullmatch(r'dmsanet(\d+)', text)
+        return dict(type='EPSANet', depth=int(match.group(1)),
+                    variant='small' if match.group(2) in 'sS' else 'large')
+    match = re.fullmatch(r'dmsanet(\d+)', text, re.IGNORECASE)
     if match:
         return dict(type='DMSANet', depth=int(match.group(1)))
-    match = re.fullmatch(r'dca-([a-z]+)(?:-(1fc|2fc))?-r(\d+)', text)
-    if match and match.group(1) in DCA_ATTENTIONS:
-        cfg = dict(
-            type='DCAResNet',
-            depth=int(match.group(3)),
-            attention=dict(type=DCA_ATTENTIONS[match.group(1)]))
-        if match.group(2):
-            cfg['channel_matching'] = match.group(2)
+    match = re.fullmatch(r'(?:(.*)-)?r(\d+)', text, re.IGNORECASE | re.DOTALL)
+    if match is None:
+        raise ValueError(
+            f'unknown model name {name!r}; expected r<depth>, '
+            '<attention>-r<depth>, sk-r<depth>, epsanet<depth>-s|l, '
+            'dmsanet<depth>, dca-<attention>[-1fc|-2fc]-r<depth>, '
+            'emca-<attention>-r<depth>, <detector>:<backbone> with detector '
+            f'in {sorted(DETECTORS)}, a dict(...) backbone config or a '
+            f'config file; attentions: {sorted(attention_names())}, '
+            'optionally with arguments: name(key=value, ...)')
+    head, depth = match.group(1), int(match.group(2))
+    if head is None:
+        return dict(type='AttnResNet', depth=depth)
+    if head.lower() == 'sk':
+        return dict(type='AttnResNet', depth=depth,
+                    conv2_cfg=dict(type='SK', groups=1, min_channels=1),
+                    conv2_norm=False)
+    prefix, _, rest = head.partition('-')
+    if prefix.lower() == 'dca' and rest:
+        matching = re.search(r'-(1fc|2fc)$', rest, re.IGNORECASE)
+        attention = rest[:matching.start()] if matching else rest
+        cfg = dict(type='DCAResNet', depth=depth,
+                   attention=attention_cfg(attention))
+        if matching:
+            cfg['channel_matching'] = matching.group(1).lower()
         return cfg
-    match = re.fullmatch(r'emca-(se|eca|srm)-r(\d+)', text)
-    if match:
-        return dict(
-            type='EMCAResNet',
-            depth=int(match.group(2)),
-            excitation=match.group(1).upper())
-    match = re.fullmatch(r'([a-z0-9]+)-r(\d+)', text)
-    if match and match.group(1) in PLUGINS:
-        return _plugin_backbone(match.group(1), int(match.group(2)))
-    raise ValueError(
-        f'unknown model name {name!r}; expected r<depth>, '
-        f'<plugin>-r<depth> with plugin in {sorted(PLUGINS)}, '
-        'sk-r<depth>, epsanet<depth>-s|l, dmsanet<depth>, '
-        'dca-<se|cbam|gc|sk|ge>[-1fc|-2fc]-r<depth>, '
-        'emca-<se|eca|srm>-r<depth>, <detector>:<backbone> with detector in '
-        f'{sorted(DETECTORS)}, a dict(...) backbone config or a config file')
+    if prefix.lower() == 'emca' and rest:
+        excitation = attention_cfg(rest)
+        cfg = dict(type='EMCAResNet', depth=depth,
+                   excitation=excitation.pop('type'))
+        if excitation:
+            cfg['excitation_cfg'] = excitation
+        return cfg
+    plugin = attention_cfg(head)
+    from mmattn.registry import PLUGIN, list_models
+    if plugin['type'] not in list_models(PLUGIN):
+        raise ValueError(
+            f"{name!r}: {plugin['type']} replaces a block's 3×3 conv and is "
+            'no plugin; name its backbone (sk-r50, epsanet50-s, dmsanet50) '
+            'or write a dict(...) backbone config')
+    return _plugin_backbone(plugin, depth)
 
 
-def _eval_dict(text: str) -> dict:
-    """Evaluate a ``dict(...)`` / ``{...}`` literal from the command line."""
-    value = eval(text, {'__builtins__': {}},  # noqa: S307 (a CLI literal)
-                 {'dict': dict, 'list': list, 'tuple': tuple,
-                  'True': True, 'False': False, 'None': None})
+def literal_dict(text: str) -> dict:
+    """A ``dict(key=value, ...)`` or ``{...}`` literal from the command line,
+    read as data: numbers, strings, True/False/None, lists, tuples and
+    nested dicts; nothing is evaluated (a call other than ``dict(...)`` or a
+    name is refused)."""
+    try:
+        node = ast.parse(text.strip(), mode='eval').body
+    except SyntaxError as exc:
+        raise ValueError(f'{text!r} is not a dict literal ({exc.msg})') \
+            from None
+    value = _literal(node, text)
     if not isinstance(value, dict):
-        raise ValueError(f'{text!r} is not a dict')
+        raise ValueError(f'{text!r} is not a dict literal')
     return value
+
+
+def _literal(node: ast.AST, text: str):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+            node.func.id == 'dict' and not node.args and \
+            all(keyword.arg for keyword in node.keywords):
+        return {keyword.arg: _literal(keyword.value, text)
+                for keyword in node.keywords}
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_literal(key, text): _literal(value, text)
+                for key, value in zip(node.keys, node.values)}
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_literal(item, text) for item in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise ValueError(
+            f'{text!r}: {ast.unparse(node)!r} is not a literal; a model '
+            'spec dict holds numbers, strings, True/False/None, lists, '
+            'tuples and dict(key=value, ...)') from None
 
 
 def config_path(path: str) -> str:
@@ -262,14 +311,16 @@ def resolve(spec: str, kind: Optional[str] = None) -> ModelSpec:
         raise ValueError(f'{spec}: cannot tell whether its model '
                          f'({model_type}) is a detector or a classifier')
     if text.startswith(('dict(', '{')):
-        backbone = _eval_dict(text)
+        backbone = literal_dict(text)
         name = backbone.get('type', 'backbone')
         if 'depth' in backbone:
             name = f"{name}-{backbone['depth']}"
         return ModelSpec(name, kind or 'classifier', backbone,
                          depth=_depth_of(backbone))
-    if ':' in text:
-        detector, backbone_name = text.split(':', 1)
+    detector = re.fullmatch(r'([a-z-]+):(.+)', text,
+                            re.IGNORECASE | re.DOTALL)
+    if detector:
+        detector, backbone_name = detector.groups()
         backbone = backbone_cfg(backbone_name)
         return ModelSpec(text, 'detector',
                          detector_cfg(detector.lower(), backbone),

@@ -37,8 +37,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         'models', nargs='*',
-        help='model specs: names (r50, se-r50, epsanet50-s, dmsanet50, '
-        'dca-se-r50, emca-eca-r50 ...), detector:backbone '
+        help='model specs: names (r50, se-r50, ema(factor=16)-r50, '
+        'epsanet50-s, dmsanet50, dca-se-r50, emca-eca-r50 ...; see '
+        'mmattn/analysis/models.py), detector:backbone '
         '(faster-rcnn:r50, mask-rcnn:..., retinanet:...), a dict(...) '
         'backbone config, or a config file')
     parser.add_argument(

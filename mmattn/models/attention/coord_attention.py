@@ -42,6 +42,7 @@ class CoordAttention(BaseModule):
     """
 
     _abbr_ = 'coord_attention'
+    _short_name_ = 'ca'  # in the analysis tools' model names: ca-r50
 
     def __init__(self,
                  in_channels: int,

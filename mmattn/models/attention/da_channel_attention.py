@@ -35,6 +35,7 @@ class DAChannelAttention(BaseModule):
     """
 
     _abbr_ = 'da_channel_attention'
+    _short_name_ = 'cam'  # in the analysis tools' model names: cam-r50
 
     def __init__(self, in_channels: int, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)

@@ -44,6 +44,7 @@ class DAPositionAttention(BaseModule):
     """
 
     _abbr_ = 'da_position_attention'
+    _short_name_ = 'pam'  # in the analysis tools' model names: pam-r50
 
     def __init__(self,
                  in_channels: int,

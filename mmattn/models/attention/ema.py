@@ -49,6 +49,8 @@ class EMA(BaseModule):
     """
 
     _abbr_ = 'ema'
+    #: The paper's EMA_16 (Table 3) in the analysis tools' model names.
+    _presets_ = {'ema16': dict(factor=16)}
 
     def __init__(self, in_channels: int, factor: int = 32,
                  init_cfg=None) -> None:

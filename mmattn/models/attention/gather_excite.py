@@ -44,6 +44,7 @@ class GatherExcite(BaseModule):
     """
 
     _abbr_ = 'gather_excite'
+    _short_name_ = 'ge'  # in the analysis tools' model names: ge-r50
 
     def __init__(self,
                  in_channels: int,

@@ -50,6 +50,7 @@ class NonLocal(BaseModule):
     """
 
     _abbr_ = 'non_local'
+    _short_name_ = 'nl'  # in the analysis tools' model names: nl-r50
 
     def __init__(self,
                  in_channels: int,

@@ -40,6 +40,7 @@ class ShuffleAttention(BaseModule):
     """
 
     _abbr_ = 'shuffle_attention'
+    _short_name_ = 'sa'  # in the analysis tools' model names: sa-r50
 
     def __init__(self, in_channels: int, groups: int = 64,
                  init_cfg=None) -> None:

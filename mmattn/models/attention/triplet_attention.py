@@ -59,6 +59,7 @@ class TripletAttention(BaseModule):
     """
 
     _abbr_ = 'triplet_attention'
+    _short_name_ = 'triplet'  # in the analysis tools' names: triplet-r50
 
     def __init__(self,
                  in_channels: int,
