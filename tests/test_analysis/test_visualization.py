@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from mmattn.analysis.attention_maps import capture_attention
-from mmattn.models.attention import CBAM, EMA
+from mmattn.analysis.attention_maps import AttentionCapture, capture_attention
+from mmattn.models.attention import (CBAM, ECA, EMA, SE, SRM, CoordAttention,
+                                     TripletAttention)
+from mmattn.models.connect import AttentionState
+from mmattn.models.connect.dca import Connection
+from mmattn.models.connect.emca import EMCA
+from mmattn_test_utils import randomise
 
 
 def test_gradcam_heatmap(load_tool, tmp_path):
@@ -59,9 +64,11 @@ def test_captured_maps_are_the_modules_own():
     x = torch.randn(2, 64, 12, 10)
     ema, cbam = EMA(64, factor=8).eval(), CBAM(64).eval()
     torch.nn.init.normal_(cbam.spatial_bn.weight)
-    records = capture_attention(ema, lambda: ema(x))
-    records += capture_attention(cbam, lambda: cbam(x))
-    ema_map, cbam_map = records[0].value, records[1].value
+    (ema_record, ) = capture_attention(ema, lambda: ema(x))
+    cbam_records = capture_attention(cbam, lambda: cbam(x))
+    assert [(r.source, r.kind) for r in cbam_records] == [
+        ('CBAM', 'channel'), ('CBAM', 'spatial')]
+    ema_map, cbam_map = ema_record.value, cbam_records[1].value
     # EMA: out = g·σ(w), one σ(w) per group and position.
     g = x.reshape(2 * 8, 8, 12, 10)
     pooled_h, pooled_w = g.mean(3, keepdim=True), g.mean(2, keepdim=True)
@@ -77,9 +84,75 @@ def test_captured_maps_are_the_modules_own():
                                rtol=1e-4)
     # CBAM: the spatial gate applied after the channel gate.
     with torch.no_grad():
-        refined = x * cbam.transform_channel(cbam.extract_channel(x))
-        gate = cbam.transform_spatial(cbam.extract_spatial(refined))
-    torch.testing.assert_close(cbam_map, gate[:, 0])
+        mlp = cbam.channel_mlp
+        channel_gate = (mlp(x.mean((2, 3))) + mlp(x.amax((2, 3)))).sigmoid()
+        refined = x * channel_gate[:, :, None, None]
+        pooled = torch.cat([refined.amax(1, keepdim=True),
+                            refined.mean(1, keepdim=True)], 1)
+        spatial_gate = cbam.spatial_bn(cbam.spatial_conv(pooled)).sigmoid()
+    torch.testing.assert_close(cbam_records[0].value, channel_gate)
+    torch.testing.assert_close(cbam_map, spatial_gate[:, 0])
+
+
+@pytest.mark.parametrize('build', [
+    lambda: SE(32, reduction=4), lambda: ECA(32), lambda: SRM(32),
+    lambda: EMCA(32, dict(stem=16, previous=32)),
+    lambda: CBAM(32, reduction=4, spatial=False)])
+def test_channel_maps_are_what_the_module_applies(build):
+    torch.manual_seed(0)
+    module = randomise(build().eval())
+    x = torch.randn(2, 32, 6, 5)
+    state = AttentionState(dict(stem=torch.randn(2, 16, 1),
+                                previous=torch.randn(2, 32, 1)))
+    inputs = (x, state) if isinstance(module, EMCA) else (x, )
+    (record, ) = capture_attention(module, lambda: module(*inputs))
+    out = module(*inputs)
+    out = out[0] if isinstance(out, tuple) else out
+    assert record.kind == 'channel' and record.value.shape == (2, 32)
+    torch.testing.assert_close(out, x * record.value[:, :, None, None])
+
+
+def test_spatial_maps_follow_the_papers():
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 7, 9)
+    triplet = randomise(TripletAttention(16).eval())
+    coord = randomise(CoordAttention(16, reduction=4).eval())
+    (triplet_map, ) = capture_attention(triplet, lambda: triplet(x))
+    (coord_map, ) = capture_attention(coord, lambda: coord(x))
+    conv, norm = triplet.hw
+    pooled = torch.stack([x.amax(1), x.mean(1)], 1)  # Z-pool over C
+    torch.testing.assert_close(triplet_map.value,
+                               norm(conv(pooled)).sigmoid()[:, 0])
+    # CoordAttention: g^h = σ(F_h(f^h)), g^w = σ(F_w(f^w)) with
+    # f = h-swish(BN(F1([mean_W x, mean_H x]))), averaged over channels.
+    z = torch.cat([x.mean(3), x.mean(2)], 2).unsqueeze(3)  # (B, C, H+W, 1)
+    f = coord.act(coord.bn1(coord.conv1(z)))
+    g_h = coord.conv_h(f[:, :, :7]).sigmoid()  # (B, C, H, 1)
+    g_w = coord.conv_w(f[:, :, 7:]).sigmoid().transpose(2, 3)  # (B, C, 1, W)
+    torch.testing.assert_close(coord_map.value, (g_h * g_w).mean(1))
+
+
+def test_connection_shares():
+    connection = Connection('direct', gain=True, bias=True)
+    with torch.no_grad():
+        connection.gain.fill_(-0.75)
+        connection.alpha.fill_(0.25)
+    current, previous = torch.full((2, 1, 8), 2.0), torch.full((2, 1, 8),
+                                                               -4.0)
+    shares = connection.shares(current, previous)
+    assert shares['weight_ratio'] == pytest.approx(0.25 / (0.75 + 0.25))
+    # |α|·mean|T̃| = 1, |w|·mean|G| = 1.5
+    assert shares['activation_ratio'] == pytest.approx(1 / (1.5 + 1))
+
+
+def test_capture_hooks_only_modules_with_maps_and_cleans_up():
+    model = torch.nn.Sequential(SE(16), torch.nn.Conv2d(16, 16, 1), ECA(16))
+    with AttentionCapture(model) as capture:
+        assert [len(m._forward_hooks) for m in model] == [1, 0, 1]
+        with torch.no_grad():
+            model(torch.randn(1, 16, 4, 4))
+    assert [r.module for r in capture.records] == ['0', '2']
+    assert all(not m._forward_hooks for m in model.modules())
 
 
 def test_plot_curves(load_tool, tmp_path, capsys):

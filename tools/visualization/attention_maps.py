@@ -1,13 +1,16 @@
 """The attention modules' own maps of an mmattn model, as PNGs.
 
-Captured with forward hooks (``mmattn/analysis/attention_maps.py``), nothing
-in the model is changed. Writes, for what the model has:
+Each module with pictures declares them (an ``attention_maps`` method,
+see ``mmattn/analysis/attention_maps.py``); the tool calls it on the
+inputs the module received, nothing in the model is changed. Writes, for
+what the model has:
 
 * ``<prefix>_spatial.png``: spatial gates (CBAM spatial, TripletAttention's
   H-W gate, CoordAttention's gates) and EMA's cross-spatial weights, over the
   input and at their own resolution;
 * ``<prefix>_channel.png``: channel scales vs channel index per module (SE,
-  ECA, SRM, and EMCA's excitation: the EMCA paper's Fig. 6);
+  ECA, SRM, CBAM's channel gate, EMCA's multi-scale weights: the EMCA
+  paper's Fig. 6; the connected gates inside DCA);
 * ``<prefix>_dca.png``: DCA's share of the previous attention per
   connection (the DCA paper's Fig. 5).
 
@@ -85,9 +88,9 @@ def main(argv=None) -> int:
             json.dump(dca_connections(dca), f, indent=2)
         written.append(path)
     if not written:
-        print(f'{spec.name}: no supported attention module (CBAM, '
-              'TripletAttention, CoordAttention, EMA, SE, ECA, SRM, EMCA, '
-              'DCA)')
+        print(f'{spec.name}: no module with pictures (a module declaring '
+              'attention_maps: CBAM, TripletAttention, CoordAttention, EMA, '
+              'SE, ECA, SRM, EMCA, DCA)')
         return 1
     for path in written:
         print(path)

@@ -123,3 +123,18 @@ class CBAM(BaseModule):
         if self.with_spatial:
             x = x * self.transform_spatial(self.extract_spatial(x))
         return x
+
+    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
+        """What this module applies to ``x``, for pictures
+        (``tools/visualization/attention_maps.py``): the enabled gates,
+        channel (B, C) and spatial (B, H, W), the latter on the
+        channel-refined map as in :meth:`forward`."""
+        maps = {}
+        if self.with_channel:
+            gate = self.transform_channel(self.extract_channel(x))
+            maps['channel'] = gate.flatten(1)
+            x = x * gate
+        if self.with_spatial:
+            gate = self.transform_spatial(self.extract_spatial(x))
+            maps['spatial'] = gate[:, 0]
+        return maps

@@ -80,3 +80,17 @@ class CoordAttention(BaseModule):
         gate_h = self.conv_h(y_h).sigmoid()
         gate_w = self.conv_w(y_w.transpose(2, 3)).sigmoid()
         return x * gate_w * gate_h
+
+    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
+        """What this module applies to ``x``, for pictures
+        (``tools/visualization/attention_maps.py``): its gates
+        ``g^h_c(i)·g^w_c(j)`` averaged over the channels (B, H, W)."""
+        height, width = x.shape[2:]
+        pooled = torch.cat(
+            [x.mean(3, keepdim=True), x.mean(2, keepdim=True).transpose(2, 3)],
+            dim=2)
+        y_h, y_w = torch.split(
+            self.act(self.bn1(self.conv1(pooled))), [height, width], dim=2)
+        gates = (self.conv_h(y_h).sigmoid() *
+                 self.conv_w(y_w.transpose(2, 3)).sigmoid())
+        return {'spatial': gates.mean(1)}

@@ -69,3 +69,9 @@ class ECA(BaseModule):
     def forward(self, x: Tensor) -> Tensor:
         check_feature_map('ECA', x, self.in_channels)
         return x * self.transform(self.extract(x))
+
+    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
+        """What this module applies to ``x``, for pictures
+        (``tools/visualization/attention_maps.py``): the channel scales
+        (B, C)."""
+        return {'channel': self.transform(self.extract(x)).flatten(1)}

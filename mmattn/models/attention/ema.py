@@ -94,3 +94,20 @@ class EMA(BaseModule):
                    torch.matmul(a2, x1.flatten(2)))
         weights = weights.reshape(batch * groups, 1, height, width)
         return (g * weights.sigmoid()).reshape(batch, channels, height, width)
+
+    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
+        """What this module applies to ``x``, for pictures
+        (``tools/visualization/attention_maps.py``): the cross-spatial
+        weights σ(w) (B, H, W), averaged over the groups. The output is
+        ``g·σ(w)`` with one σ(w) per group and position, so σ(w) is
+        ``Σ_c y·g / Σ_c g²`` over the group's channels; where g is zero
+        σ(w) has no effect and is not averaged (0.5 where no group has
+        any)."""
+        batch, channels, height, width = x.shape
+        g = x.reshape(batch, self.groups, channels // self.groups, height,
+                      width)
+        y = self.forward(x).reshape(g.shape)
+        energy = (g * g).sum(2)
+        weights = (y * g).sum(2) / energy.clamp_min(1e-12)
+        weights = torch.where(energy > 1e-12, weights, float('nan'))
+        return {'spatial': weights.nanmean(1).nan_to_num(0.5)}

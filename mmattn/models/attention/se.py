@@ -80,3 +80,9 @@ class SE(BaseModule):
     def dca_links(self) -> Tuple[ExciteLink]:
         """DCA connects the excitation (see :class:`ExciteLink`)."""
         return (ExciteLink(), )
+
+    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
+        """What this module applies to ``x``, for pictures
+        (``tools/visualization/attention_maps.py``): the channel scales
+        (B, C)."""
+        return {'channel': self.transform(self.extract(x)).flatten(1)}

@@ -123,3 +123,11 @@ class TripletAttention(BaseModule):
         for gate in gates[1:]:
             total = total + gate * scale
         return x * total
+
+    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
+        """What this module applies to ``x``, for pictures
+        (``tools/visualization/attention_maps.py``): the H-W branch's
+        spatial gate (B, H, W) (none with ``no_spatial``)."""
+        if self.no_spatial:
+            return {}
+        return {'spatial': self._gate(self.hw, _z_pool(x, 1))[:, 0]}

@@ -12,13 +12,14 @@ per attention dimension, saying how to call the steps and what the block
 passes on (its *state*). The backbone hands each block its DCA when it builds
 it (:class:`mmattn.models.backbones.DCAResNet`).
 """
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmattn.models.attention.connectable import Link
 from mmattn.models.utils import (batch_norm_any_size, check_choice,
                                  check_positive_int)
 from mmattn.registry import CONV_REPLACEMENT, MODELS, list_models
@@ -133,6 +134,18 @@ class Connection(nn.Module):
             return F.relu(batch_norm_any_size(self.norm, out))
         return F.relu(self.norm(out))
 
+    def shares(self, current: Tensor, previous: Tensor) -> Dict[str, float]:
+        """The previous attention's share in this connection (the DCA
+        paper's Fig. 5): ``weight_ratio = |α| / (|w| + |α|)`` from the
+        learned scalars, and ``activation_ratio = mean|α·T̃| / (mean|w·G| +
+        mean|α·T̃|)``, what reaches the transform for these inputs."""
+        gain = self.gain.abs().item() if self.gain is not None else 1.0
+        alpha = self.alpha.abs().item()
+        now = gain * current.abs().mean().item()
+        before = alpha * previous.abs().mean().item()
+        return dict(weight_ratio=alpha / max(gain + alpha, 1e-12),
+                    activation_ratio=before / max(now + before, 1e-12))
+
 
 def _replicate(build: Callable[[], nn.Module],
                copies: Optional[int]) -> nn.Module:
@@ -246,22 +259,55 @@ class DCA(ConnectedAttention):
                 if hasattr(module, 'reset_parameters'):
                     module.reset_parameters()
 
+    def _run_link(self, link: Link, x: Tensor, state: AttentionState
+                  ) -> Tuple[Tensor, Tensor, Optional[Tensor], Tensor]:
+        """Steps 1-4 for one link: (output, G, matched T̃ or None when
+        unconnected, weights)."""
+        features = link.prepare(self.attention, x)
+        context = link.extract(self.attention, features)
+        previous, combined = None, context
+        if link.key in self.connect:
+            previous = link.previous(self.attention,
+                                     state.read(link.key, 'DCA'), context)
+            if link.key in self.match:
+                previous = _per_descriptor(self.match[link.key], previous)
+            combined = _per_descriptor(self.connect[link.key], context,
+                                       previous)
+        weights = link.transform(self.attention, combined)
+        return (link.fuse(self.attention, features, weights), context,
+                previous, weights)
+
     def forward(self, x: Tensor,
                 state: AttentionState) -> Tuple[Tensor, AttentionState]:
         new_entries = {}
         for link in self.links:
-            features = link.prepare(self.attention, x)
-            context = link.extract(self.attention, features)
-            combined = context
-            if link.key in self.connect:
-                previous = link.previous(self.attention,
-                                         state.read(link.key, 'DCA'), context)
-                if link.key in self.match:
-                    previous = _per_descriptor(self.match[link.key],
-                                               previous)
-                combined = _per_descriptor(self.connect[link.key], context,
-                                           previous)
-            weights = link.transform(self.attention, combined)
-            x = link.fuse(self.attention, features, weights)
+            x, context, _, weights = self._run_link(link, x, state)
             new_entries[link.key] = link.state(context, weights, x)
         return x, state.update(**new_entries)
+
+    def attention_maps(self, x: Tensor, state: AttentionState) -> dict:
+        """What this module applies to ``x``, for pictures
+        (``tools/visualization/attention_maps.py``): the connected gates of
+        an attention that has pictures of its own, 'channel' (B, C) and
+        'spatial' (B, H, W), and in 'dca' one :meth:`Connection.shares` per
+        connection (none when unconnected)."""
+        maps = {'dca': []}
+        for link in self.links:
+            x, context, previous, weights = self._run_link(link, x, state)
+            if hasattr(self.attention, 'attention_maps'):
+                maps.update({'spatial': weights[:, 0]} if link.spatial else
+                            {'channel': weights.flatten(1)})
+            if previous is None:
+                continue
+            connections = self.connect[link.key]
+            if link.separate:
+                pairs = zip(context.split(1, dim=1),
+                            previous.split(1, dim=1))
+                for index, (connection, (now, before)) in enumerate(
+                        zip(connections, pairs)):
+                    maps['dca'].append(dict(link=f'{link.key}[{index}]',
+                                            **connection.shares(now, before)))
+            else:
+                maps['dca'].append(dict(
+                    link=link.key, **connections.shares(context, previous)))
+        return maps

@@ -9,7 +9,7 @@ record in the attention state as the blocks run (see
 :class:`mmattn.models.backbones.EMCAResNet`).
 """
 import math
-from typing import Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -151,8 +151,10 @@ class EMCA(ConnectedAttention):
             state.read(key, 'EMCA').repeat(1, repeat, 1)[:, :self.in_channels]
             for key, repeat in zip(self.sources, self.repeats))
 
-    def forward(self, x: Tensor,
-                state: AttentionState) -> Tuple[Tensor, AttentionState]:
+    def _excitation(self, x: Tensor,
+                    state: AttentionState) -> Tuple[Tensor, Tensor]:
+        """Steps 1-4: the excitation's context of ``x`` and the channel
+        weights Z (B, C, 1, 1)."""
         batch, channels = x.shape[:2]
         # The excitation's context in its own shape ((B, C, 1, 1) for SE,
         # (B, C) for ECA, (B, C, 2) for SRM), stacked as (B, C, K).
@@ -162,7 +164,20 @@ class EMCA(ConnectedAttention):
         # (B, C, K, R) -> (B, 1, C·K·R): kernel R, stride R reduces each
         # channel's (and statistic's) R values with the same R weights.
         aggregated = F.relu(self.aggregate(stacked.reshape(batch, 1, -1)))
-        weights = self.excite.transform(aggregated.reshape(context.shape))
+        return context, self.excite.transform(
+            aggregated.reshape(context.shape))
+
+    def attention_maps(self, x: Tensor,
+                       state: AttentionState) -> Dict[str, Tensor]:
+        """What this module computes from ``x``, for pictures
+        (``tools/visualization/attention_maps.py``): the multi-scale
+        channel weights Z (B, C), the EMCA paper's Fig. 6."""
+        return {'channel': self._excitation(x, state)[1].flatten(1)}
+
+    def forward(self, x: Tensor,
+                state: AttentionState) -> Tuple[Tensor, AttentionState]:
+        batch, channels = x.shape[:2]
+        context, weights = self._excitation(x, state)
         if self.refine == 'paper':
             return x * weights, state
         local = self.local_excite.transform(context)
