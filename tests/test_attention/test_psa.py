@@ -1,7 +1,11 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mmattn.models.attention import PSA
+from mmattn.models.utils import MAX_KERNEL_SIZE
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
+                               is_channels, is_odd_kernel, is_positive_int)
 
 
 def psa_parameters(in_channels, out_channels, kernels, groups, reduction=16):
@@ -44,7 +48,8 @@ def test_epsanet50_small_stage_counts():
 
 def reference_psa(module, x):
     """The paper's eqs. 4-11 literally: one SEWeight call per branch."""
-    feats = [conv(x) for conv in module.convs]
+    feats = [F.conv2d(x, conv.weight, None, conv.stride, conv.padding,
+                      groups=conv.groups) for conv in module.convs]
     z = []
     for f in feats:
         g = f.mean((2, 3))
@@ -94,12 +99,13 @@ def test_init_is_authors_normal():
 
 @pytest.mark.parametrize('kwargs,message', [
     (dict(kernels=(3, 4, 7, 9)), r'PSA: kernels=\(3, 4, 7, 9\) .*odd'),
-    (dict(groups=(1, 4, 8)), r'PSA: groups=\(1, 4, 8\) .*one group count'),
+    (dict(groups=(1, 4, 8)), r'PSA: groups=\(1, 4, 8\) .*4 integers >= 1, '
+                             r'one per kernel'),
     (dict(out_channels=66), r'PSA: out_channels=66 .*len\(kernels\)=4'),
     (dict(in_channels=72), r'PSA: in_channels=72 .*groups\[3\]=16'),
-    (dict(out_channels=32), r'PSA: out_channels / len\(kernels\)=8 .*'
-                            r'groups\[3\]=16'),
-    (dict(groups=(1, 4, 0, 16)), r'PSA: groups\[2\]=0 .*>= 1'),
+    (dict(out_channels=32), r'PSA: out_channels=32 .*out_channels / '
+                            r'len\(kernels\) = 8 .*groups\[3\]=16'),
+    (dict(groups=(1, 4, 0, 16)), r'PSA: groups=\(1, 4, 0, 16\) .*>= 1'),
     (dict(se_reduction=0), r'PSA: se_reduction=0 .*>= 1'),
 ])
 def test_invalid_hyper_parameters_are_rejected(kwargs, message):
@@ -107,3 +113,47 @@ def test_invalid_hyper_parameters_are_rejected(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         PSA(**args)
+
+
+def psa_rules() -> list:
+    """Rules of PSA's own arguments, which DMSA checks first as well."""
+
+    def kernels(kw):
+        return kw.get('kernels', (3, 5, 7, 9))
+
+    def groups(kw):
+        return kw.get('groups', (1, 4, 8, 16))
+
+    def branch_channels(kw):
+        return kw['out_channels'] // len(kernels(kw))
+
+    return [
+        argument_rule('in_channels', is_channels),
+        argument_rule('out_channels', is_channels),
+        argument_rule('stride',
+                      lambda s: is_positive_int(s, MAX_KERNEL_SIZE), 1),
+        ('kernels', lambda kw: isinstance(kernels(kw), (list, tuple)) and
+         len(kernels(kw)) > 0 and all(is_odd_kernel(k) for k in kernels(kw))),
+        ('out_channels',
+         lambda kw: kw['out_channels'] % len(kernels(kw)) == 0),
+        ('groups', lambda kw: isinstance(groups(kw), (list, tuple)) and
+         len(groups(kw)) == len(kernels(kw)) and
+         all(is_positive_int(g) for g in groups(kw))),
+        ('in_channels',
+         lambda kw: all(kw['in_channels'] % g == 0 for g in groups(kw))),
+        ('out_channels',
+         lambda kw: all(branch_channels(kw) % g == 0 for g in groups(kw))),
+        argument_rule('se_reduction', is_positive_int, 16),
+    ]
+
+
+PSA_VALUES = dict(in_channels=[16, 32, 64, 12],
+                  out_channels=[16, 32, 64, 6],
+                  stride=[OMIT, 1, 2],
+                  kernels=[OMIT, OMIT, [1, 3, 5, 7], (3, 5), (3, 4, 7, 9)],
+                  groups=[(1, 1, 1, 1), (1, 1, 1, 1), [1, 2, 4, 4], OMIT,
+                          (1, 2)],
+                  se_reduction=[OMIT, 1, 4, 16])
+
+VALIDATION_SPECS = {'PSA': ValidationSpec(values=PSA_VALUES,
+                                          rules=psa_rules())}

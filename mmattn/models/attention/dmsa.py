@@ -7,7 +7,7 @@ from torch import Tensor
 
 from mmattn.models.attention.dmsa_unit import SPATIAL_NORMS, DMSAUnit
 from mmattn.models.attention.psa import PSA
-from mmattn.models.utils import (check_choice, check_divisible,
+from mmattn.models.utils import (MAX_CHANNELS, check_choice,
                                  check_positive_int)
 from mmattn.registry import CONV_REPLACEMENT, register
 
@@ -90,10 +90,12 @@ class DMSA(PSA):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(in_channels, out_channels, stride, kernels, groups,
                          se_reduction, init_cfg)
-        check_positive_int('DMSA', 'attn_groups', attn_groups)
-        check_divisible('DMSA', 'out_channels / len(kernels)',
-                        self.branch_channels, 2 * attn_groups,
-                        '2*attn_groups')
+        check_positive_int('DMSA', 'attn_groups', attn_groups, MAX_CHANNELS)
+        if self.branch_channels % (2 * attn_groups):
+            raise ValueError(
+                f'DMSA: attn_groups={attn_groups!r} is invalid; out_channels '
+                f'/ len(kernels) = {self.branch_channels} must be divisible '
+                f'by 2*attn_groups={2 * attn_groups}.')
         check_choice('DMSA', 'norm', norm, SPATIAL_NORMS)
         if chunk_size is not None:
             check_positive_int('DMSA', 'chunk_size', chunk_size)
@@ -102,4 +104,9 @@ class DMSA(PSA):
             chunk_size=chunk_size)
 
     def refine_scales(self, feats: Tensor) -> Tensor:
-        return self.dual_attention(feats)
+        # The unit shared by the scales runs once, the scales folded into
+        # the batch.
+        batch, channels, height, width = feats.shape
+        folded = feats.reshape(batch * self.scales, self.branch_channels,
+                               height, width)
+        return self.dual_attention(folded).reshape(feats.shape)

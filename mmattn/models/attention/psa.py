@@ -9,9 +9,32 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import (check_divisible, check_odd_kernels,
+from mmattn.models.utils import (MAX_KERNEL_SIZE, WideGroupConv2d,
+                                 check_channels, check_divisible,
+                                 check_feature_map, check_odd_kernels,
                                  check_positive_int)
 from mmattn.registry import CONV_REPLACEMENT, register
+
+
+def check_group_counts(module: str, groups: Sequence[int], scales: int,
+                       in_channels: int, branch_channels: int) -> None:
+    """Raise TypeError/ValueError unless ``groups`` holds one group count per
+    scale, each dividing ``in_channels`` and ``branch_channels``."""
+    rule = (f'it must be a list or tuple of {scales} integers >= 1, one per '
+            'kernel')
+    if not isinstance(groups, (list, tuple)) or not all(
+            isinstance(g, int) and not isinstance(g, bool) for g in groups):
+        raise TypeError(f'{module}: groups={groups!r} is invalid; {rule}.')
+    if len(groups) != scales or min(groups) < 1:
+        raise ValueError(f'{module}: groups={groups!r} is invalid; {rule}.')
+    for i, g in enumerate(groups):
+        check_divisible(module, 'in_channels', in_channels, g, f'groups[{i}]')
+    for i, g in enumerate(groups):
+        if branch_channels % g:
+            raise ValueError(
+                f'{module}: out_channels={branch_channels * scales} is '
+                f'invalid; out_channels / len(kernels) = {branch_channels} '
+                f'must be divisible by groups[{i}]={g}.')
 
 
 @register(CONV_REPLACEMENT)
@@ -74,30 +97,24 @@ class PSA(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__  # subclasses (DMSA) report their own
-        kernels, groups = tuple(kernels), tuple(groups)
+        check_channels(name, 'in_channels', in_channels)
+        check_channels(name, 'out_channels', out_channels)
+        check_positive_int(name, 'stride', stride, MAX_KERNEL_SIZE)
         check_odd_kernels(name, 'kernels', kernels)
-        if len(groups) != len(kernels):
-            raise ValueError(
-                f'{name}: groups={groups!r} is invalid; it must give one group '
-                f'count per kernel size (len(kernels)={len(kernels)}).')
         scales = len(kernels)
         check_divisible(name, 'out_channels', out_channels, scales,
                         'len(kernels)')
         branch_channels = out_channels // scales
-        for i, g in enumerate(groups):
-            check_positive_int(name, f'groups[{i}]', g)
-            check_divisible(name, 'in_channels', in_channels, g,
-                            f'groups[{i}]')
-            check_divisible(name, 'out_channels / len(kernels)',
-                            branch_channels, g, f'groups[{i}]')
-        check_positive_int(name, 'stride', stride)
+        check_group_counts(name, groups, scales, in_channels, branch_channels)
         check_positive_int(name, 'se_reduction', se_reduction)
 
+        self.in_channels = in_channels
         self.scales = scales
         self.branch_channels = branch_channels
         self.convs = nn.ModuleList(
-            nn.Conv2d(in_channels, branch_channels, k, stride, padding=k // 2,
-                      groups=g, bias=False) for k, g in zip(kernels, groups))
+            WideGroupConv2d(in_channels, branch_channels, k, stride,
+                            padding=k // 2, groups=g, bias=False)
+            for k, g in zip(kernels, groups))
         hidden = max(1, branch_channels // se_reduction)
         self.se_fc1 = nn.Conv2d(branch_channels, hidden, 1)
         self.se_act = nn.ReLU()
@@ -113,25 +130,24 @@ class PSA(BaseModule):
                 nn.init.normal_(conv.weight, 0, math.sqrt(2 / fan_out))
 
     def refine_scales(self, feats: Tensor) -> Tensor:
-        """Per-scale features, the S scales folded into the batch
-        (B·S, C', H, W), before the scale weighting. PSA uses them as they
-        are; DMSA applies its dual attention unit here."""
+        """The concatenated per-scale features (B, S·C', H, W) before the
+        scale weighting. PSA uses them as they are; DMSA applies its dual
+        attention unit here."""
         return feats
 
     def forward(self, x: Tensor) -> Tensor:
-        feats = torch.cat([conv(x) for conv in self.convs], dim=1)
-        batch, channels, height, width = feats.shape
-        # Folding the scales into the batch lets the modules shared by the
-        # scales (SEWeight, DMSA's unit) run once for all of them.
+        check_feature_map(type(self).__name__, x, self.in_channels)
         feats = self.refine_scales(
-            feats.reshape(batch * self.scales, self.branch_channels, height,
-                          width))
-        logits = self.se_fc2(
-            self.se_act(self.se_fc1(feats.mean((2, 3), keepdim=True))))
+            torch.cat([conv(x) for conv in self.convs], dim=1))
+        batch, channels = feats.shape[:2]
+        # The SEWeight shared by the scales runs once on the pooled scales
+        # folded into the batch; the features keep their memory format.
+        pooled = feats.mean((2, 3)).reshape(batch * self.scales,
+                                            self.branch_channels, 1, 1)
+        logits = self.se_fc2(self.se_act(self.se_fc1(pooled)))
         weights = logits.sigmoid().reshape(batch, self.scales,
                                            self.branch_channels)
         weights = weights.softmax(dim=1).reshape(batch, channels, 1, 1)
-        feats = feats.reshape(batch, channels, height, width)
         # Under autocast the softmax runs in float32; keep the large product
         # in the features' dtype.
         return feats * weights.to(feats.dtype)
