@@ -6,7 +6,7 @@ from torch import nn
 
 from mmattn.analysis.complexity import count_ops, measure, paper_table
 from mmattn.analysis.models import resolve
-from mmattn.models.attention import DMSA, SE
+from mmattn.models.attention import DAPositionAttention, SE
 
 
 def _se_macs(channels, reduction=16):
@@ -59,7 +59,7 @@ def test_meta_and_cpu_counts_agree():
     counts = {}
     for device in ('meta', 'cpu'):
         with torch.device(device):
-            module = DMSA(64, 64).eval()
+            module = DAPositionAttention(64).eval()
         inputs = torch.zeros(1, 64, 16, 16, device=device)
         counts[device] = count_ops(module, lambda: module(inputs))
     assert counts['meta'].macs == counts['cpu'].macs
