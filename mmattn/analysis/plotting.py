@@ -21,6 +21,16 @@ def _ensure_dir(path: str) -> None:
     os.makedirs(folder, exist_ok=True)
 
 
+def _save_figure(plt, figure, path: str, tight: bool = True) -> str:
+    """Write ``figure`` as a PNG at ``path`` and close it."""
+    if tight:
+        figure.tight_layout()
+    _ensure_dir(path)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
 def colorize(values: np.ndarray) -> np.ndarray:
     """(H, W) values in [0, 1] -> (H, W, 3) uint8 RGB with the 'jet' map."""
     import cv2
@@ -108,10 +118,7 @@ def plot_spatial_maps(path: str, image_rgb: np.ndarray,
         axes[1, column].axis('off')
     if title:
         figure.suptitle(title, fontsize=9)
-    _ensure_dir(path)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save_figure(plt, figure, path, tight=False)
 
 
 def plot_channel_scales(path: str, records: List[AttentionRecord],
@@ -137,11 +144,7 @@ def plot_channel_scales(path: str, records: List[AttentionRecord],
         axis.legend(fontsize=6, loc='upper right')
     if title:
         figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
-    _ensure_dir(path)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save_figure(plt, figure, path)
 
 
 def plot_dca_ratios(path: str, records: List[AttentionRecord],
@@ -177,11 +180,7 @@ def plot_dca_ratios(path: str, records: List[AttentionRecord],
                 ncol=2)
     if title:
         axis.set_title(title, fontsize=9)
-    figure.tight_layout()
-    _ensure_dir(path)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save_figure(plt, figure, path)
 
 
 def plot_curves(path: str, series: Sequence[Dict], keys: Sequence[str],
@@ -205,8 +204,4 @@ def plot_curves(path: str, series: Sequence[Dict], keys: Sequence[str],
         if len(series) > 1:
             axis.legend(fontsize=7)
         axis.grid(alpha=0.3)
-    figure.tight_layout()
-    _ensure_dir(path)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save_figure(plt, figure, path)

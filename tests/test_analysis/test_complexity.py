@@ -6,7 +6,7 @@ from torch import nn
 
 from mmattn.analysis.complexity import count_ops, measure, paper_table
 from mmattn.analysis.models import resolve
-from mmattn.models.attention import DAPositionAttention, SE
+from mmattn.models.attention import SE, DAPositionAttention
 
 
 def _se_macs(channels, reduction=16):

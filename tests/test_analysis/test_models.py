@@ -3,7 +3,7 @@ import pytest
 from mmattn.analysis.models import (attention_cfg, attention_names,
                                     backbone_cfg, literal_dict, resolve)
 from mmattn.analysis.paper_numbers import ROWS
-from mmattn.registry import CONV_REPLACEMENT, PLUGIN, MODELS, list_models
+from mmattn.registry import CONV_REPLACEMENT, MODELS, PLUGIN, list_models
 
 #: The short names of the README's tables and paper_numbers.py.
 README_NAMES = ('se', 'eca', 'cbam', 'bam', 'gc', 'ge', 'srm', 'sa', 'ca',
