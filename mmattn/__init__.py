@@ -2,12 +2,19 @@
 
 Importing mmattn checks the OpenMMLab stack and registers every module.
 """
+import warnings
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 
 from packaging.version import Version
 
 from .version import __version__
+
+# mmengine, mmcv and mim import pkg_resources, which setuptools (pinned
+# < 81 for them) deprecates with a warning that would otherwise open the
+# output of every command, before a tool's own error message.
+warnings.filterwarnings('ignore', category=UserWarning,
+                        message='pkg_resources is deprecated as an API')
 
 # (distribution, lowest allowed, first disallowed)
 _REQUIRED = (

@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmattn.cli import add_weights_only_checkpoints
+from mmattn.cli import configure_checkpointing
 from mmattn.demo import generate_shapes_dataset
 
 DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
@@ -85,9 +85,9 @@ def main() -> None:
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     # Evaluate once, after training, rather than from inside the train loop.
     cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
-    # Checkpoints that tools/test.py and torch.load's weights_only default
-    # can read.
-    add_weights_only_checkpoints(cfg)
+    # Checkpoints that load weights only, written atomically (as
+    # tools/train.py's).
+    configure_checkpointing(cfg)
 
     runner = Runner.from_cfg(cfg)
     runner.train()

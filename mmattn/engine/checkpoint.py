@@ -18,9 +18,9 @@ need ``getattr`` to unpickle, so allowlisting them
 (history buffers as dicts of tensors, numpy scalars as Python numbers) and
 restores ``HistoryBuffer`` objects when a checkpoint is loaded, before the
 runner resumes its message hub. ``tools/train.py`` adds it to every run.
-Checkpoints saved without it (plain mmengine) still need
-``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` (torch's switch back to full
-unpickling, only for files you trust).
+Checkpoints saved without it (plain mmengine) need full unpickling, which
+mmattn's loaders (:mod:`mmattn.engine.loading`) refuse unless the user opts
+in for that run (``--unsafe-load-checkpoint``, only for files you trust).
 """
 from collections import OrderedDict
 from typing import Any

@@ -43,7 +43,7 @@ from torch import nn
 from mmattn.convert.dcanet import convert_dcanet_state_dict
 from mmattn.models.attention import CBAM
 from mmattn.models.backbones import DCAResNet
-from mmattn.models.connect import DCA
+from mmattn.models.connect import AttentionState, DCA
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 LOGGER = 'mmattn.convert.dcanet'
@@ -488,12 +488,13 @@ def test_cbam_block_reproduces_authors(previous_channels, previous_size):
 
     torch.manual_seed(2)
     x = torch.randn(2, channels, 4, 4)
-    previous = ours_state = None
+    previous, ours_state = None, AttentionState()
     if previous_channels is not None:
         previous = (torch.randn(2, previous_channels, 8, 8),
                     torch.randn(2, previous_channels, previous_size,
                                 previous_size))
-        ours_state = dict(channel=previous[0], spatial=previous[1])
+        ours_state = AttentionState(
+            dict(channel=previous[0], spatial=previous[1]))
     with torch.no_grad():
         expected, (channel_state, spatial_state) = authors(x, previous)
         actual, new_state = ours(x, ours_state)
@@ -586,7 +587,9 @@ def test_command_line_tool(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(sys, 'argv', [
         tool, str(src), str(dst), '--attention', 'SE', '--classifier'])
     caplog.set_level(logging.INFO, logger=LOGGER)
-    runpy.run_path(tool, run_name='__main__')
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(tool, run_name='__main__')
+    assert exit_info.value.code == 0
     converted = torch.load(dst, weights_only=True)['state_dict']
     assert 'head.fc.weight' in converted
     assert 'backbone.layer2.0.connected.match.channel.0.weight' in converted

@@ -207,7 +207,9 @@ def test_command_line_tool(tmp_path, monkeypatch):
                     'epsanet_to_mmattn.py')
     monkeypatch.setattr(sys, 'argv',
                         [tool, str(src), str(dst), '--classifier'])
-    runpy.run_path(tool, run_name='__main__')
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(tool, run_name='__main__')
+    assert exit_info.value.code == 0
     converted = torch.load(dst, weights_only=True)['state_dict']
     assert 'head.fc.weight' in converted
     assert 'backbone.layer1.0.conv2.convs.3.weight' in converted

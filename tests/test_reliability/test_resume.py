@@ -17,23 +17,23 @@ sampler position and the seed all restored.
 What mmengine 0.10.7 saves: ``meta``, ``state_dict``, ``optimizer``,
 ``param_schedulers`` (plain data) and ``message_hub``, whose history buffers
 (``mmengine.logging.HistoryBuffer``: numpy arrays and method references)
-``torch.load``'s default ``weights_only=True`` refuses; mmengine's loader
-calls ``torch.load`` without arguments, so on torch >= 2.6 its own
-checkpoints do not resume. ``tools/train.py`` adds
-:class:`mmattn.engine.WeightsOnlyCheckpointHook`, which saves the message
-hub as plain data and restores it on load.
+weights-only loading refuses (mmattn's loaders, and ``torch.load``'s
+default since torch 2.6), so mmengine's own checkpoints do not resume.
+``tools/train.py`` adds :class:`mmattn.engine.WeightsOnlyCheckpointHook`,
+which saves the message hub as plain data and restores it on load.
 """
 import importlib.util
 import json
 import os.path as osp
-import pickle
 
 import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import load_checkpoint
 
-from mmattn.engine import message_hub_from_plain, message_hub_to_plain
+from mmattn.engine import (UnsafeCheckpointError,
+                           allow_unsafe_checkpoint_load, load_checkpoint_file,
+                           message_hub_from_plain, message_hub_to_plain)
 from mmattn_test_utils import REPO_ROOT
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -60,6 +60,9 @@ def runs(shapes_data, tmp_path_factory):
             '--cfg-options', f'train_dataloader.dataset.data_root='
             f'{shapes_data}/', 'train_cfg.max_iters=4',
             'default_hooks.checkpoint.interval=2',
+            # The schedule as written (the tiny config's 2 iterations) is
+            # not stretched to the run's 4: checkpoint interval 2 stays.
+            'schedule_length=None',
             'randomness.deterministic=True',
             # mmdet's visualizer has a fixed instance name: another runner
             # in this process would reuse (and write into) an earlier one.
@@ -140,16 +143,15 @@ def test_message_hub_round_trip():
         assert got.tolist() == want.tolist()
 
 
-def test_plain_mmengine_message_hub_needs_full_unpickling(tmp_path,
-                                                          monkeypatch):
-    """Documents the failure the hook avoids, and torch's opt-out for
+def test_plain_mmengine_message_hub_needs_full_unpickling(tmp_path):
+    """Documents the failure the hook avoids, and the per-use opt-in for
     checkpoints saved without it (only for files you trust)."""
     path = str(tmp_path / 'legacy.pth')
     torch.save({'message_hub': {'log_scalars': {
         'train/loss': HistoryBuffer([1.0], [1])}}}, path)
-    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
-        torch.load(path)
-    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
-    legacy = torch.load(path)
+    with pytest.raises(UnsafeCheckpointError, match='HistoryBuffer'):
+        load_checkpoint_file(path)
+    with allow_unsafe_checkpoint_load():
+        legacy = load_checkpoint_file(path)
     assert isinstance(legacy['message_hub']['log_scalars']['train/loss'],
                       HistoryBuffer)

@@ -19,11 +19,13 @@ import argparse
 import sys
 from typing import List, Optional
 
-from mmengine.config import DictAction
-from mmengine.runner import load_checkpoint
-
+from mmattn.cli import (ArgumentParser, ConfigError, ConfigOptionsAction,
+                        add_safety_arguments, load_weights, read_config,
+                        run_main, unsafe_load_allowed)
 from mmattn.deployment import (DetectorFeatures, build_backbone,
                                build_detector, export_onnx, verify_onnx)
+from mmattn.engine import allow_unsafe_checkpoint_load
+from mmattn.registry import check_config
 
 
 def _shape(text: str) -> tuple:
@@ -31,7 +33,7 @@ def _shape(text: str) -> tuple:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('kind', choices=['backbone', 'detector'])
@@ -41,7 +43,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='the .onnx file')
     parser.add_argument('--checkpoint', help='weights to export')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, default={},
+        '--cfg-options', nargs='+', action=ConfigOptionsAction, default={},
         help='backbone: its arguments (depth=50 variant=small); detector: '
         'config overrides')
     parser.add_argument(
@@ -55,23 +57,32 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--rtol', type=float, default=1e-4,
         help='largest accepted |onnx - torch| / max|torch| (default 1e-4)')
+    add_safety_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if args.kind == 'backbone':
-        model = build_backbone(dict(type=args.model, **args.cfg_options))
+        backbone = dict(type=args.model, **args.cfg_options)
+        check_config(dict(default_scope='mmattn', model=backbone))
+        try:
+            model = build_backbone(backbone)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f'backbone {backbone}: {error}') from error
         if args.checkpoint:
             # A detector's or classifier's checkpoint holds the backbone
             # under 'backbone.'.
-            load_checkpoint(model, args.checkpoint, map_location='cpu',
-                            strict=True,
-                            revise_keys=[(r'^module\.', ''),
-                                         (r'^backbone\.', '')])
+            load_weights(model, args.checkpoint, args, map_location='cpu',
+                         strict=True,
+                         revise_keys=[(r'^module\.', ''),
+                                      (r'^backbone\.', '')])
     else:
-        model = DetectorFeatures(
-            build_detector(args.model, args.checkpoint, args.cfg_options))
+        cfg = read_config(args.model)
+        cfg.merge_from_dict(args.cfg_options)
+        check_config(cfg)
+        with allow_unsafe_checkpoint_load(unsafe_load_allowed(args, cfg)):
+            model = DetectorFeatures(build_detector(cfg, args.checkpoint))
     info = export_onnx(model, args.out, args.shape)
     print(f'{args.out}: input {info["input_name"]} '
           f'(example {args.shape}), outputs {", ".join(info["output_names"])}')
@@ -87,4 +98,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -15,14 +15,15 @@ Examples::
         --attention GC --classifier
 """
 import logging
+import sys
 
-from mmattn.cli import (converter_parser, load_authors_state_dict,
-                        save_converted)
+from mmattn.cli import (USER_ERRORS, converter_parser,
+                        load_authors_state_dict, run_main, save_converted)
 from mmattn.convert.dcanet import ATTENTIONS, convert_dcanet_state_dict
 from mmattn.models.connect.dca import CHANNEL_MATCHINGS
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = converter_parser(__doc__)
     parser.add_argument('--attention', required=True, choices=ATTENTIONS,
                         help="the checkpoint's attention (DCAResNet's "
@@ -34,11 +35,11 @@ def main() -> None:
         '--allow-inexact', action='store_true',
         help="DCA-CBAM: convert the matching layers, which mmattn computes "
         'differently, anyway (fine-tune afterwards)')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
 
     converted = convert_dcanet_state_dict(
-        load_authors_state_dict(args.src),
+        load_authors_state_dict(args.src, args),
         args.attention,
         args.matching,
         classifier=args.classifier,
@@ -48,4 +49,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    # A checkpoint of another layout is the user's error too.
+    sys.exit(run_main(main, user_errors=USER_ERRORS + (ValueError, )))

@@ -26,11 +26,12 @@ import json
 import os.path as osp
 import sys
 
-from mmattn.cli import add_picture_arguments, parse_input_size
+from mmattn.cli import (ArgumentParser, add_picture_arguments, load_weights,
+                        parse_input_size, run_main)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description=__doc__.split('\n')[0], epilog=__doc__.split('\n', 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_picture_arguments(parser, 'H W / HxW / S (default 224)')
@@ -58,9 +59,8 @@ def main(argv=None) -> int:
     size = parse_input_size(args.input_size) or (224, 224)
     model = build(spec, args.device)
     if args.checkpoint:
-        from mmengine.runner import load_checkpoint
-        load_checkpoint(model, args.checkpoint, map_location=args.device,
-                        strict=False)
+        load_weights(model, args.checkpoint, args, map_location=args.device,
+                     strict=False)
     image = load_image(args.img, size)
     inputs = preprocess(image, args.device)
     records = capture_attention(model,
@@ -98,4 +98,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_main(main))

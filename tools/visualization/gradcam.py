@@ -18,11 +18,12 @@ import argparse
 import os.path as osp
 import sys
 
-from mmattn.cli import add_picture_arguments, parse_input_size
+from mmattn.cli import (ArgumentParser, add_picture_arguments, load_weights,
+                        parse_input_size, run_main)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description=__doc__.split('\n')[0], epilog=__doc__.split('\n', 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_picture_arguments(parser, 'H W / HxW / S (default 224; detectors 512)')
@@ -52,9 +53,8 @@ def main(argv=None) -> int:
         (512, 512) if spec.kind != 'classifier' else (224, 224))
     model = build(spec, args.device)
     if args.checkpoint:
-        from mmengine.runner import load_checkpoint
-        load_checkpoint(model, args.checkpoint, map_location=args.device,
-                        strict=False)
+        load_weights(model, args.checkpoint, args, map_location=args.device,
+                     strict=False)
     image = load_image(args.img, size)
     cam = gradcam(spec, model, image, layer=args.layer,
                   output_index=args.output_index,
@@ -70,4 +70,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -5,8 +5,11 @@
 # bottlenecks, 1/16 of the parameters) carrying the EMA plugins of
 # configs/ema (after conv3 in stages c3-c5), every stage trainable
 # (frozen_stages=-1, norm_eval=False) so that DDP sees every parameter, a
-# 64-channel FPN and one stacked head conv. No validation.
-# Set the data with --cfg-options train_dataloader.dataset.data_root=DIR/.
+# 64-channel FPN and one stacked head conv. No validation; tools/test.py
+# evaluates on the val split.
+# Set the data with --cfg-options train_dataloader.dataset.data_root=DIR/
+# (for testing: test_dataloader.dataset.data_root=DIR/
+# test_evaluator.ann_file=DIR/annotations/val.json).
 _base_ = [
     'mmdet::_base_/models/retinanet_r50_fpn.py',
     'mmdet::_base_/default_runtime.py',
@@ -27,6 +30,7 @@ model = dict(
         num_classes=4, in_channels=64, feat_channels=64, stacked_convs=1))
 
 data_root = 'data/shapes/'
+metainfo = dict(classes=('rectangle', 'ellipse', 'triangle', 'star'))
 train_dataloader = dict(
     batch_size=2,
     num_workers=0,
@@ -35,7 +39,7 @@ train_dataloader = dict(
     dataset=dict(
         type='CocoDataset',
         data_root=data_root,
-        metainfo=dict(classes=('rectangle', 'ellipse', 'triangle', 'star')),
+        metainfo=metainfo,
         ann_file='annotations/train.json',
         data_prefix=dict(img='train/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=4),
@@ -46,7 +50,32 @@ train_dataloader = dict(
             dict(type='PackDetInputs')
         ]))
 val_dataloader = val_evaluator = val_cfg = None
-test_dataloader = test_evaluator = test_cfg = None
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=0,
+    persistent_workers=False,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='CocoDataset',
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/val.json',
+        data_prefix=dict(img='val/'),
+        test_mode=True,
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=(64, 64), keep_ratio=True),
+            dict(type='LoadAnnotations', with_bbox=True),
+            dict(
+                type='PackDetInputs',
+                meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                           'scale_factor'))
+        ]))
+test_evaluator = dict(
+    type='CocoMetric', ann_file=data_root + 'annotations/val.json',
+    metric='bbox')
+test_cfg = dict(type='TestLoop')
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=2)
 optim_wrapper = dict(
