@@ -1,5 +1,6 @@
 """Helpers shared by test modules (fixtures live in conftest.py)."""
 import os.path as osp
+import socket
 
 from mmattn.demo import SHAPE_CLASSES
 
@@ -64,3 +65,10 @@ def as_cli_options(options: dict) -> list:
         return str(value)
 
     return [f'{key}={fmt(value)}' for key, value in options.items()]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a distributed launch)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]

@@ -17,6 +17,8 @@ import shlex
 import sys
 from typing import List, Optional
 
+from mmengine.dist import is_main_process
+
 from mmattn.cli import (ArgumentParser, add_runner_arguments, build_runner,
                         check_before_build, configure_checkpointing,
                         load_config, run_main, unsafe_load_allowed)
@@ -37,11 +39,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _resume_command(checkpoint: str) -> str:
+def _how_to_resume(checkpoint: str, launcher: str) -> str:
     """This command with ``--resume CHECKPOINT`` (argparse keeps the last
-    ``--resume``)."""
-    return shlex.join(['python', sys.argv[0], *sys.argv[1:], '--resume',
-                       checkpoint])
+    ``--resume``); a distributed run says so of its launch command."""
+    if launcher != 'none':
+        return ('resume with the same launch command (tools/dist_train.sh, '
+                f'torchrun, slurm) and --resume {checkpoint}')
+    return 'resume with: ' + shlex.join(
+        ['python', sys.argv[0], *sys.argv[1:], '--resume', checkpoint])
 
 
 def main(argv: Optional[List[str]] = None):
@@ -70,12 +75,15 @@ def main(argv: Optional[List[str]] = None):
 
 def cli(argv: Optional[List[str]] = None) -> int:
     """The command line: :func:`main` with user errors printed alone
-    (exit code 2) and an interruption reported with its resume command."""
+    (exit code 2) and an interruption reported (by rank 0) with how to
+    resume, exit code 128 + the signal number."""
     try:
         return run_main(main, argv)
     except TrainingInterrupted as stop:
-        print(f'{stop}; resume with: {_resume_command(stop.checkpoint)}',
-              file=sys.stderr)
+        if is_main_process():
+            launcher = parse_args(argv).launcher
+            print(f'{stop}; {_how_to_resume(stop.checkpoint, launcher)}',
+                  file=sys.stderr)
         return 128 + stop.signal_number
 
 

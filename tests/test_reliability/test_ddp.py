@@ -13,26 +13,19 @@ are 2 iterations of a RetinaNet on 64×64 images (data/retinanet_...py).
 import json
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
 import pytest
 from mmengine.config import Config
 
-from mmattn_test_utils import REPO_ROOT
+from mmattn_test_utils import REPO_ROOT, free_port
 
 from .backbones import BACKBONES, DDP_EXTRA
 
 HERE = osp.dirname(osp.abspath(__file__))
 CONFIG = osp.join(HERE, 'data', 'retinanet_r50-ema_tiny_shapes.py')
 BIN = osp.dirname(sys.executable)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def _env(**extra) -> dict:
@@ -53,7 +46,7 @@ def test_every_backbone_trains_under_ddp_without_unused_parameters(
         tmp_path):
     _run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
           '2', '--master_addr', '127.0.0.1', '--master_port',
-          str(_free_port()), osp.join(HERE, 'ddp_worker.py'), str(tmp_path)],
+          str(free_port()), osp.join(HERE, 'ddp_worker.py'), str(tmp_path)],
          cwd=str(tmp_path))
     for rank in (0, 1):
         with open(tmp_path / f'rank{rank}.json') as f:
@@ -102,7 +95,7 @@ def test_dist_train_sh_trains_a_detector_on_two_cpu_processes(
         [osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), CONFIG, '2',
          '--work-dir', work_dir, '--cfg-options',
          *_data_options(shapes_data)],
-        cwd=str(tmp_path), PORT=str(_free_port()))
+        cwd=str(tmp_path), PORT=str(free_port()))
     _check_two_process_run(work_dir, result.stdout + result.stderr)
 
 
@@ -114,7 +107,7 @@ def test_mim_train_with_pytorch_launcher_on_two_cpu_processes(
     work_dir = str(tmp_path / 'work')
     result = _run(
         [osp.join(BIN, 'mim'), 'train', 'mmattn', CONFIG, '--launcher',
-         'pytorch', '--gpus', '2', '--port', str(_free_port()),
+         'pytorch', '--gpus', '2', '--port', str(free_port()),
          '--work-dir', work_dir, '--cfg-options',
          *_data_options(shapes_data), 'model.backbone.type=DCAResNet',
          'model.backbone.plugins=None'],

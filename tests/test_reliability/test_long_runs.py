@@ -16,7 +16,10 @@ write, or about to run an iteration, and waits for the test):
   saved and the process exits with 143 and one line whose resume command,
   run as printed, continues from iteration 5 to the end;
 * SIGTERM in the middle of writing ``iter_3.pth``: the write completes, the
-  run stops with that checkpoint (not saved twice).
+  run stops with that checkpoint (not saved twice);
+* SIGTERM to ``tools/dist_train.sh`` (torchrun forwards it to its two
+  gloo workers) during iteration 3: both ranks stop after it, rank 0 saves
+  ``iter_3.pth`` and says how to resume.
 """
 import os
 import os.path as osp
@@ -30,9 +33,9 @@ import pytest
 import torch
 
 from mmattn.engine import (AtomicLocalBackend, CheckpointLoadError,
-                           UnsafeCheckpointError, find_resumable_checkpoint,
-                           load_checkpoint_file)
-from mmattn_test_utils import REPO_ROOT
+                           GracefulInterruptHook, UnsafeCheckpointError,
+                           find_resumable_checkpoint, load_checkpoint_file)
+from mmattn_test_utils import REPO_ROOT, free_port
 
 HERE = osp.dirname(osp.abspath(__file__))
 CONFIG = osp.join(HERE, 'data', 'retinanet_r50-ema_tiny_shapes.py')
@@ -66,16 +69,19 @@ def _train_command(config, work_dir, shapes_data, max_iters, interval,
             f'default_hooks.checkpoint.interval={interval}']
 
 
-def _env():
+def _env(**extra):
+    # The venv's python first on PATH: dist_train.sh calls `python`.
     return {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1',
+            'PATH': os.pathsep.join([osp.dirname(sys.executable),
+                                     os.environ['PATH']]),
             'PYTHONPATH': os.pathsep.join(
-                [HERE, os.environ.get('PYTHONPATH', '')])}
+                [HERE, os.environ.get('PYTHONPATH', '')]), **extra}
 
 
-def _start(command, log_path):
+def _start(command, log_path, **env):
     log = open(log_path, 'w')
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                            env=_env(), cwd=REPO_ROOT), log
+                            env=_env(**env), cwd=REPO_ROOT), log
 
 
 def _wait_for_pause(process, pause_dir, log_path, timeout=600):
@@ -194,7 +200,61 @@ def test_sigterm_during_a_checkpoint_write_completes_it(tmp_path,
                   if name.endswith('.pth')) == ['iter_3.pth']
 
 
+def test_sigterm_to_a_distributed_run_stops_every_rank(tmp_path,
+                                                        shapes_data):
+    pause_dir = tmp_path / 'pause'
+    pause_dir.mkdir()
+    work = tmp_path / 'work'
+    config = _pausing_config(tmp_path, pause_dir, hook=3)
+    command = ['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), config,
+               '2', *_train_command(config, work, shapes_data, 8, 5)[3:]]
+    log_path = str(tmp_path / 'distributed.log')
+    process, log = _start(command, log_path, PORT=str(free_port()))
+    _wait_for_pause(process, pause_dir, log_path)
+    process.send_signal(signal.SIGTERM)  # the torchrun agent (exec'd)
+    deadline = time.monotonic() + 120
+    while open(log_path).read().count('SIGTERM received') < 2:
+        assert time.monotonic() < deadline, 'the workers got no SIGTERM'
+        time.sleep(0.05)
+    (pause_dir / 'release').touch()
+    _, out = _finish(process, log, log_path)
+
+    checkpoint = work / 'iter_3.pth'
+    reports = [line for line in out.splitlines()
+               if line.startswith('training interrupted')]
+    assert reports == [
+        f'training interrupted by SIGTERM after iteration 3; resumable '
+        f'checkpoint: {checkpoint}; resume with the same launch command '
+        f'(tools/dist_train.sh, torchrun, slurm) and --resume {checkpoint}']
+    assert 'Iter(train) [3/8]' in out and 'Iter(train) [4/8]' not in out
+    assert load_checkpoint_file(str(checkpoint))['meta']['iter'] == 3
+
+
 # --- the pieces, in-process ---
+
+
+def test_interrupt_hook_catches_sigint_once(capsys):
+    """The first Ctrl-C is recorded (the run finishes its iteration), the
+    handler it replaced is back for a second one, and after_train restores
+    the handlers of a run that was not interrupted."""
+    previous = signal.getsignal(signal.SIGINT)
+    hook = GracefulInterruptHook()
+    hook.before_train(runner=None)
+    try:
+        assert signal.getsignal(signal.SIGINT) == hook._handle
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # the handler runs between bytecodes
+        assert hook._stop_requested()
+        assert signal.getsignal(signal.SIGINT) is previous
+        assert 'SIGINT received: finishing the current iteration' in \
+            capsys.readouterr().err
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    hook = GracefulInterruptHook()
+    hook.before_train(runner=None)
+    hook.after_train(runner=None)
+    assert signal.getsignal(signal.SIGINT) is previous
+    assert not hook._stop_requested()
 
 
 def _training_checkpoint(path, iteration, **extra):
