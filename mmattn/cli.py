@@ -130,6 +130,20 @@ def load_weights(model: torch.nn.Module, checkpoint: str,
         return load_checkpoint(model, checkpoint, **kwargs)
 
 
+def model_from_spec(text: str, kind: str, device: str = 'cpu') -> tuple:
+    """(spec, model) of a picture tool's model argument
+    (:mod:`mmattn.analysis.models`); a spec that does not parse or a module
+    argument its constructor rejects is a :class:`ConfigError`."""
+    from mmattn.analysis.models import build, resolve
+    try:
+        spec = resolve(text, kind=kind)
+        return spec, build(spec, device)
+    except (ValueError, TypeError, SyntaxError) as error:
+        raise ConfigError(
+            f'model {text!r}: {_BUILD_CONTEXT.sub("", _error_message(error))}'
+        ) from error
+
+
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments every train/test script takes, as in OpenMMLab's tools."""
     parser.add_argument('--work-dir', help='the dir to save logs and models')

@@ -88,6 +88,29 @@ def test_test_missing_checkpoint(capfd, tmp_path):
                     f'checkpoint {tmp_path / "none.pth"} does not exist')
 
 
+@pytest.mark.parametrize('tool, argv, expected', [
+    ('visualization/gradcam.py', ["dict(type='AttnResNet', depth=19)"],
+     "model \"dict(type='AttnResNet', depth=19)\": AttnResNet: depth=19 "
+     'is invalid'),
+    ('visualization/attention_maps.py', ['ema(factor=7)-r50'],
+     "model 'ema(factor=7)-r50': EMA: in_channels=256 is invalid; it must "
+     'be divisible by factor=7'),
+    ('deployment/export_onnx.py',
+     ['backbone', 'EPSANet', '--cfg-options', 'depth=51'],
+     "backbone {'type': 'EPSANet', 'depth': 51}: EPSANet: depth=51 is "
+     'invalid'),
+    ('deployment/export_onnx.py', ['backbone', 'EPSANett'],
+     "Unknown type 'EPSANett' at model.type"),
+    ('model_converters/mmdet_gcnet_to_mmattn.py', ['missing.pth'],
+     'checkpoint missing.pth does not exist'),
+])
+def test_other_tools_user_errors(tool, argv, expected, capfd, tmp_path):
+    out = str(tmp_path / 'out')
+    argv = [*argv, out] if 'converters' in tool else \
+        [*argv, '--out-dir' if 'maps' in tool else '--out', out]
+    _only_the_error(capfd, _exit_code(tool, argv), expected)
+
+
 def _subprocess(*command):
     return subprocess.run(command, capture_output=True, text=True,
                           cwd=REPO_ROOT, timeout=600,

@@ -27,7 +27,7 @@ import os.path as osp
 import sys
 
 from mmattn.cli import (ArgumentParser, add_picture_arguments, load_weights,
-                        parse_input_size, run_main)
+                        model_from_spec, parse_input_size, run_main)
 
 
 def parse_args(argv=None):
@@ -52,12 +52,11 @@ def main(argv=None) -> int:
     from mmattn.analysis.attention_maps import (capture_attention,
                                                 dca_connections)
     from mmattn.analysis.gradcam import load_image, preprocess
-    from mmattn.analysis.models import build, model_forward, resolve
+    from mmattn.analysis.models import model_forward
     from mmattn.analysis.plotting import (plot_channel_scales,
                                           plot_dca_ratios, plot_spatial_maps)
-    spec = resolve(args.model, kind=args.kind)
+    spec, model = model_from_spec(args.model, args.kind, args.device)
     size = parse_input_size(args.input_size) or (224, 224)
-    model = build(spec, args.device)
     if args.checkpoint:
         load_weights(model, args.checkpoint, args, map_location=args.device,
                      strict=False)

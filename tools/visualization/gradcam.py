@@ -19,7 +19,7 @@ import os.path as osp
 import sys
 
 from mmattn.cli import (ArgumentParser, add_picture_arguments, load_weights,
-                        parse_input_size, run_main)
+                        model_from_spec, parse_input_size, run_main)
 
 
 def parse_args(argv=None):
@@ -46,12 +46,10 @@ def main(argv=None) -> int:
     import numpy as np
 
     from mmattn.analysis.gradcam import gradcam, load_image
-    from mmattn.analysis.models import build, resolve
     from mmattn.analysis.plotting import save_overlay
-    spec = resolve(args.model, kind=args.kind)
+    spec, model = model_from_spec(args.model, args.kind, args.device)
     size = parse_input_size(args.input_size) or (
         (512, 512) if spec.kind != 'classifier' else (224, 224))
-    model = build(spec, args.device)
     if args.checkpoint:
         load_weights(model, args.checkpoint, args, map_location=args.device,
                      strict=False)
