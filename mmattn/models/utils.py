@@ -28,6 +28,17 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.transpose(1, 2).reshape(batch, channels, height, width)
 
 
+def keep_memory_format(out: Tensor, like: Tensor) -> Tensor:
+    """``out`` in the memory format of ``like``: channels-last when
+    ``like`` is (and not also contiguous), as it is otherwise. For modules
+    whose internal reshapes produce contiguous tensors, so that a
+    channels-last input gives a channels-last output."""
+    if like.dim() == 4 and not like.is_contiguous() and like.is_contiguous(
+            memory_format=torch.channels_last):
+        return out.contiguous(memory_format=torch.channels_last)
+    return out
+
+
 def block_diagonal(weight: Tensor, groups: int, factor: int) -> Tensor:
     """The weight of a ``groups``-group 2-D conv as that of a conv with
     ``groups / factor`` groups that computes the same outputs: each wider

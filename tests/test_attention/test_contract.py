@@ -166,3 +166,50 @@ def test_plain_names_resolve_from_other_scopes(scope):
         for name in PLUGINS + CONV_REPLACEMENTS:
             assert registry.get(name) is MODELS.get(name)
             assert registry.get(f'mmattn.{name}') is MODELS.get(name)
+
+
+def _randomised(name):
+    """A module in training mode with random parameters and BN statistics,
+    so that no term vanishes because of a zero or identity init."""
+    module, in_channels = _build_any(name)
+    with torch.no_grad():
+        for param in module.parameters():
+            param.normal_(0, 0.5)
+        for buffer_name, buffer in module.named_buffers():
+            if buffer_name.endswith('running_var'):
+                buffer.uniform_(0.5, 2)
+            elif buffer_name.endswith('running_mean'):
+                buffer.normal_()
+    return module.eval(), in_channels
+
+
+@pytest.mark.parametrize('name', ALL)
+def test_channels_last_input_gives_the_same_values_in_channels_last(name):
+    module, in_channels = _randomised(name)
+    x = torch.randn(2, in_channels, 9, 7)
+    x_last = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        expected, out = module(x), module(x_last)
+    assert out.is_contiguous(memory_format=torch.channels_last), (
+        f'{name} turned a channels-last input into a contiguous output')
+    # Other kernels, other summation orders: equal up to float rounding.
+    torch.testing.assert_close(out, expected, rtol=1e-5,
+                               atol=1e-5 * float(expected.abs().max()))
+
+
+@pytest.mark.parametrize('name', ALL)
+def test_compiles_without_graph_breaks_and_gives_the_same_outputs(name):
+    """torch.compile(fullgraph=True) traces the whole forward and backward
+    (dynamo and AOT autograd; the 'aot_eager' backend runs the traced graph
+    without code generation, which keeps the test fast)."""
+    torch._dynamo.reset()
+    module, in_channels = _randomised(name)
+    module.train()
+    compiled = torch.compile(module, backend='aot_eager', fullgraph=True)
+    x = torch.randn(2, in_channels, 9, 7, requires_grad=True)
+    expected = module(x)
+    (grad_expected, ) = torch.autograd.grad(expected.sum(), x)
+    out = compiled(x)
+    (grad, ) = torch.autograd.grad(out.sum(), x)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(grad, grad_expected, rtol=1e-4, atol=1e-5)

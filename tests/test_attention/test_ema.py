@@ -3,14 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from mmattn.models.attention import EMA
-
-
-def _randomise(module):
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn_like(p))
-    return module
+from mmattn_test_utils import (ValidationSpec, argument_rule, is_channels,
+                               is_positive_int, randomise)
 
 
 def _reference(ema, x):
@@ -61,16 +55,33 @@ def test_parameter_count_matches_paper_formula(channels, factor):
 @pytest.mark.parametrize('shape', [(2, 32, 5, 7), (1, 32, 1, 1),
                                    (1, 32, 1, 6)])
 def test_output_matches_the_seven_steps(shape):
-    ema = _randomise(EMA(32, factor=4))
+    ema = randomise(EMA(32, factor=4))
     x = torch.randn(*shape)
     torch.testing.assert_close(ema(x), _reference(ema, x),
                                rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize('channels,factor', [(32, 4), (64, 4)])
+def test_gradients_match_the_seven_steps(channels, factor):
+    # Cg = 8 runs the 3x3 conv as one grouped conv, Cg = 16 on the folded
+    # groups: both must be the spec's function, gradients included.
+    ema = randomise(EMA(channels, factor=factor))
+    x = torch.randn(2, channels, 6, 5, requires_grad=True)
+    grad = torch.randn(2, channels, 6, 5)
+    grads = torch.autograd.grad((ema(x) * grad).sum(),
+                                [x, *ema.parameters()])
+    expected = torch.autograd.grad((_reference(ema, x) * grad).sum(),
+                                   [x, *ema.parameters()])
+    for name, got, want in zip(['x'] + [n for n, _ in ema.named_parameters()],
+                               grads, expected):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5,
+                                   msg=name)
+
+
 def test_gap_of_x1_equals_the_groupnorm_bias():
     # Each GroupNorm group is a single channel normalised over H×W, so its
     # spatial mean is exactly the bias: a1 = softmax(bias) for every input.
-    ema = _randomise(EMA(64, factor=8))
+    ema = randomise(EMA(64, factor=8))
     seen = []
     ema.gn.register_forward_hook(lambda m, i, o: seen.append(o))
     for x in (torch.randn(2, 64, 9, 13), 10 * torch.rand(1, 64, 4, 3) + 5):
@@ -86,7 +97,20 @@ def test_channels_not_divisible_by_factor_are_rejected():
         EMA(100)
 
 
-@pytest.mark.parametrize('factor', [0, -4, 2.0])
-def test_non_positive_or_non_integer_factor_is_rejected(factor):
-    with pytest.raises(ValueError, match=r'EMA: factor='):
+@pytest.mark.parametrize('factor,error', [(0, ValueError), (-4, ValueError),
+                                          (2.0, TypeError)])
+def test_non_positive_or_non_integer_factor_is_rejected(factor, error):
+    with pytest.raises(error, match=r'EMA: factor='):
         EMA(64, factor=factor)
+
+
+VALIDATION_SPECS = {
+    'EMA': ValidationSpec(
+        values=dict(in_channels=[1, 4, 8, 16, 32, 64, 6],
+                    factor=[1, 2, 4, 32]),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            argument_rule('factor', is_positive_int),
+            ('in_channels', lambda kw: kw['in_channels'] % kw['factor'] == 0),
+        ])
+}

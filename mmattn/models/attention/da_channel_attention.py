@@ -4,7 +4,8 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import check_positive_int
+from mmattn.models.utils import (check_channels, check_feature_map,
+                                 keep_memory_format)
 from mmattn.registry import PLUGIN, register
 
 
@@ -39,7 +40,8 @@ class DAChannelAttention(BaseModule):
 
     def __init__(self, in_channels: int, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_positive_int('DAChannelAttention', 'in_channels', in_channels)
+        check_channels('DAChannelAttention', 'in_channels', in_channels)
+        self.in_channels = in_channels
         self.beta = nn.Parameter(torch.zeros(1))
 
     def init_weights(self) -> None:
@@ -48,9 +50,10 @@ class DAChannelAttention(BaseModule):
             nn.init.zeros_(self.beta)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('DAChannelAttention', x, self.in_channels)
         feats = x.flatten(2)
         energy = feats @ feats.transpose(1, 2)
         attn = torch.softmax(
             energy.amax(dim=-1, keepdim=True) - energy, dim=-1)
         out = (attn @ feats).reshape(x.shape)
-        return self.beta * out + x
+        return keep_memory_format(self.beta * out + x, x)

@@ -8,7 +8,7 @@ from torch import Tensor
 from mmattn.models.attention.dmsa_unit import SPATIAL_NORMS, DMSAUnit
 from mmattn.models.attention.psa import PSA
 from mmattn.models.utils import (MAX_CHANNELS, check_choice,
-                                 check_positive_int)
+                                 check_positive_int, keep_memory_format)
 from mmattn.registry import CONV_REPLACEMENT, register
 
 
@@ -109,4 +109,5 @@ class DMSA(PSA):
         batch, channels, height, width = feats.shape
         folded = feats.reshape(batch * self.scales, self.branch_channels,
                                height, width)
-        return self.dual_attention(folded).reshape(feats.shape)
+        refined = self.dual_attention(folded).reshape(feats.shape)
+        return keep_memory_format(refined, feats)

@@ -9,9 +9,10 @@ from torch import Tensor, nn
 
 from mmattn.models.attention.da_channel_attention import DAChannelAttention
 from mmattn.models.attention.da_position_attention import DAPositionAttention
-from mmattn.models.utils import (channel_shuffle, check_choice,
-                                 check_divisible, check_positive_int,
-                                 norm_any_size)
+from mmattn.models.utils import (MAX_CHANNELS, channel_shuffle, check_channels,
+                                 check_choice, check_divisible,
+                                 check_feature_map, check_positive_int,
+                                 keep_memory_format, norm_any_size)
 from mmattn.registry import PLUGIN, register
 
 #: Norms of the spatial gate (paper Table 8's variants).
@@ -85,12 +86,14 @@ class DMSAUnit(BaseModule):
                  chunk_size: Optional[int] = 2048,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_positive_int('DMSAUnit', 'groups', groups)
+        check_channels('DMSAUnit', 'in_channels', in_channels)
+        check_positive_int('DMSAUnit', 'groups', groups, MAX_CHANNELS)
         check_divisible('DMSAUnit', 'in_channels', in_channels, 2 * groups,
                         '2*groups')
         check_choice('DMSAUnit', 'norm', norm, SPATIAL_NORMS)
         if chunk_size is not None:
             check_positive_int('DMSAUnit', 'chunk_size', chunk_size)
+        self.in_channels = in_channels
         self.groups = groups
         half = in_channels // (2 * groups)
         self.channel_attention = DAChannelAttention(half)
@@ -108,10 +111,11 @@ class DMSAUnit(BaseModule):
             nn.init.ones_(self.gate_bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('DMSAUnit', x, self.in_channels)
         batch, channels, height, width = x.shape
-        x = x.reshape(batch * self.groups, channels // self.groups, height,
-                      width)
-        x_channel, x_spatial = x.chunk(2, dim=1)
+        grouped = x.reshape(batch * self.groups, channels // self.groups,
+                            height, width)
+        x_channel, x_spatial = grouped.chunk(2, dim=1)
         gate = torch.sigmoid(
             self.gate_weight * norm_any_size(self.gate_norm, x_spatial) +
             self.gate_bias)
@@ -119,4 +123,5 @@ class DMSAUnit(BaseModule):
             self.channel_attention(x_channel),
             self.position_attention(x_spatial * gate)
         ], dim=1)
-        return channel_shuffle(out.reshape(batch, channels, height, width), 2)
+        out = channel_shuffle(out.reshape(batch, channels, height, width), 2)
+        return keep_memory_format(out, x)

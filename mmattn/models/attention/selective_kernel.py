@@ -1,14 +1,17 @@
 """Selective Kernel convolution (Li, Wang, Hu and Yang, "Selective Kernel
 Networks", CVPR 2019)."""
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import (check_divisible, check_positive_int,
-                                 norm_any_size)
+from mmattn.models.attention.connectable import Link
+from mmattn.models.utils import (MAX_CHANNELS, MAX_KERNEL_SIZE, check_cfg,
+                                 check_channels, check_divisible,
+                                 check_feature_map, check_positive_int,
+                                 keep_memory_format, norm_any_size)
 from mmattn.registry import CONV_REPLACEMENT, register
 
 
@@ -87,19 +90,23 @@ class SK(BaseModule):
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_positive_int('SK', 'groups', groups)
+        check_channels('SK', 'in_channels', in_channels)
+        check_channels('SK', 'out_channels', out_channels)
+        check_positive_int('SK', 'stride', stride, MAX_KERNEL_SIZE)
+        check_positive_int('SK', 'groups', groups, MAX_CHANNELS)
         check_divisible('SK', 'in_channels', in_channels, groups, 'groups')
         check_divisible('SK', 'out_channels', out_channels, groups, 'groups')
-        check_positive_int('SK', 'stride', stride)
-        check_positive_int('SK', 'branches', branches)
+        check_positive_int('SK', 'branches', branches, MAX_KERNEL_SIZE)
         if branches < 2:
             # With one branch the softmax is constantly 1 and the FCs would
             # never receive a gradient.
             raise ValueError(f'SK: branches={branches!r} is invalid; it must '
                              'be an integer >= 2.')
         check_positive_int('SK', 'reduction', reduction)
-        check_positive_int('SK', 'min_channels', min_channels)
+        check_channels('SK', 'min_channels', min_channels)
+        check_cfg('SK', 'norm_cfg', norm_cfg)
 
+        self.in_channels = in_channels
         self.branches = branches
         self.out_channels = out_channels
         self.convs = nn.ModuleList(
@@ -151,5 +158,39 @@ class SK(BaseModule):
         return (u * weights.to(u.dtype)[..., None, None]).sum(1)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('SK', x, self.in_channels)
         u = self.split(x)
-        return self.fuse(u, self.transform(self.extract(u)))
+        out = self.fuse(u, self.transform(self.extract(u)))
+        return keep_memory_format(out, x)
+
+    def dca_links(self) -> Tuple['SKLink']:
+        """DCA connects the selection (see :class:`SKLink`)."""
+        return (SKLink(), )
+
+
+class SKLink(Link):
+    """How DCA connects SK: contexts are the per-branch GAPs (B, M, C) of
+    the branch features, each branch with its own connection and matching
+    as in the authors' code; the state is the per-branch GAP of the
+    selected features, ``a_i · GAP(U_i)``."""
+
+    key = 'branches'
+    separate = True
+
+    def descriptors(self, attention):
+        return attention.branches
+
+    def prepare(self, attention, x):
+        return attention.split(x)
+
+    def extract(self, attention, features):
+        return attention.extract(features)
+
+    def transform(self, attention, context):
+        return attention.transform(context)
+
+    def fuse(self, attention, features, weights):
+        return attention.fuse(features, weights)
+
+    def state(self, context, weights, out):
+        return weights * context

@@ -4,8 +4,10 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import (channel_shuffle, check_divisible,
-                                 check_positive_int, group_norm_any_size)
+from mmattn.models.utils import (MAX_CHANNELS, channel_shuffle, check_channels,
+                                 check_divisible, check_feature_map,
+                                 check_positive_int, group_norm_any_size,
+                                 keep_memory_format)
 from mmattn.registry import PLUGIN, register
 
 
@@ -45,9 +47,11 @@ class ShuffleAttention(BaseModule):
     def __init__(self, in_channels: int, groups: int = 64,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_positive_int('ShuffleAttention', 'groups', groups)
+        check_channels('ShuffleAttention', 'in_channels', in_channels)
+        check_positive_int('ShuffleAttention', 'groups', groups, MAX_CHANNELS)
         check_divisible('ShuffleAttention', 'in_channels', in_channels,
                         2 * groups, '2*groups')
+        self.in_channels = in_channels
         self.groups = groups
         half = in_channels // (2 * groups)
         # Shapes and names as in the authors' code, so their checkpoints map.
@@ -67,10 +71,11 @@ class ShuffleAttention(BaseModule):
             self.gn.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('ShuffleAttention', x, self.in_channels)
         batch, channels, height, width = x.shape
-        x = x.reshape(batch * self.groups, channels // self.groups, height,
-                      width)
-        x_channel, x_spatial = x.chunk(2, dim=1)
+        grouped = x.reshape(batch * self.groups, channels // self.groups,
+                            height, width)
+        x_channel, x_spatial = grouped.chunk(2, dim=1)
 
         channel_gate = torch.sigmoid(
             self.cweight * x_channel.mean((2, 3), keepdim=True) + self.cbias)
@@ -85,4 +90,5 @@ class ShuffleAttention(BaseModule):
 
         out = torch.cat(
             [x_channel * channel_gate, x_spatial * spatial_gate], dim=1)
-        return channel_shuffle(out.reshape(batch, channels, height, width), 2)
+        out = channel_shuffle(out.reshape(batch, channels, height, width), 2)
+        return keep_memory_format(out, x)

@@ -4,8 +4,13 @@ import torch
 from mmengine.model import BaseModule, constant_init
 from torch import Tensor, nn
 
-from mmattn.models.utils import batch_norm_any_size, check_positive_int
+from mmattn.models.utils import (batch_norm_any_size, check_channels,
+                                 check_feature_map, check_real)
 from mmattn.registry import PLUGIN, register
+
+
+#: Added to the variance before the square root.
+DEFAULT_EPS = 1e-5
 
 
 @register(PLUGIN)
@@ -27,13 +32,14 @@ class SRM(BaseModule):
     Natural position: ``after_conv3`` of a bottleneck (after bn3, before the
     residual add), as in the authors' SRM-ResNets.
 
-    :meth:`style_pool` and :meth:`channel_fc` are public so that EMCA can use
+    The two steps are separate methods, :meth:`extract` (style pooling) and
+    :meth:`transform` (style integration, the gate), so that EMCA can use
     SRM as its excitation.
 
     Args:
         in_channels (int): Channels C of the input.
-        eps (float): Added to the variance before the square root.
-            Default: 1e-5.
+        eps (float): Added to the variance before the square root, in
+            (0, 1]. Default: 1e-5.
         init_cfg (dict, optional): mmengine init config. By default the CFC
             weights start at zero and BN at weight 1, bias 0, as in the
             authors' code (the gate starts at 0.5); :meth:`init_weights`
@@ -44,13 +50,14 @@ class SRM(BaseModule):
 
     def __init__(self,
                  in_channels: int,
-                 eps: float = 1e-5,
+                 eps: float = DEFAULT_EPS,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_positive_int('SRM', 'in_channels', in_channels)
-        if not eps > 0:
-            raise ValueError(f'SRM: eps={eps!r} is invalid; it must be a '
-                             'number > 0.')
+        check_channels('SRM', 'in_channels', in_channels)
+        # A small constant: one above 1 would outweigh the variance it
+        # stabilises (and inf makes every output NaN).
+        check_real('SRM', 'eps', eps, 0, 1)
+        self.in_channels = in_channels
         self.eps = eps
         # Grouped so that each channel sees only its own (mean, std) pair.
         self.cfc = nn.Conv1d(
@@ -67,15 +74,29 @@ class SRM(BaseModule):
         if self.init_cfg is None:
             self._init_own_weights()
 
-    def style_pool(self, x: Tensor) -> Tensor:
+    def extract(self, x: Tensor) -> Tensor:
         """Style pooling: (B, C, H, W) -> (B, C, 2) holding [mean, std]."""
-        var, mean = torch.var_mean(x, dim=(2, 3), correction=0)
-        return torch.stack((mean, (var + self.eps).sqrt()), dim=2)
+        return style_pool(x, self.eps)
 
-    def channel_fc(self, style: Tensor) -> Tensor:
-        """Channel-wise fully connected layer: (B, C, 2) -> (B, C, 1, 1)."""
-        return self.cfc(style).unsqueeze(3)
+    def transform(self, style: Tensor) -> Tensor:
+        """Style integration, the gate σ(BN(CFC(t))): (B, C, 2) ->
+        (B, C, 1, 1)."""
+        z = self.cfc(style).unsqueeze(3)
+        return batch_norm_any_size(self.bn, z).sigmoid()
 
     def forward(self, x: Tensor) -> Tensor:
-        z = self.channel_fc(self.style_pool(x))
-        return x * batch_norm_any_size(self.bn, z).sigmoid()
+        check_feature_map('SRM', x, self.in_channels)
+        return x * self.transform(self.extract(x))
+
+    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
+        """What this module applies to ``x``, for pictures
+        (``tools/visualization/attention_maps.py``): the channel scales
+        (B, C)."""
+        return {'channel': self.transform(self.extract(x)).flatten(1)}
+
+
+def style_pool(x: Tensor, eps: float) -> Tensor:
+    """SRM's style pooling: (B, C, H, W) -> (B, C, 2) holding the mean and
+    ``sqrt(Var + eps)`` of each channel over H×W."""
+    var, mean = torch.var_mean(x, dim=(2, 3), correction=0)
+    return torch.stack((mean, (var + eps).sqrt()), dim=2)

@@ -21,7 +21,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmattn.models.attention.connectable import Link
 from mmattn.models.utils import (batch_norm_any_size, check_choice,
-                                 check_positive_int)
+                                 check_positive_int, keep_memory_format)
 from mmattn.registry import CONV_REPLACEMENT, MODELS, list_models
 
 from .base import AttentionState, ConnectedAttention
@@ -279,11 +279,13 @@ class DCA(ConnectedAttention):
 
     def forward(self, x: Tensor,
                 state: AttentionState) -> Tuple[Tensor, AttentionState]:
-        new_entries = {}
+        new_entries, inputs = {}, x
         for link in self.links:
             x, context, _, weights = self._run_link(link, x, state)
             new_entries[link.key] = link.state(context, weights, x)
-        return x, state.update(**new_entries)
+        # SK fuses branch features stacked in 5-D, which loses the input's
+        # memory format.
+        return keep_memory_format(x, inputs), state.update(**new_entries)
 
     def attention_maps(self, x: Tensor, state: AttentionState) -> dict:
         """What this module applies to ``x``, for pictures
