@@ -17,6 +17,8 @@ write, or about to run an iteration, and waits for the test):
   run as printed, continues from iteration 5 to the end;
 * SIGTERM in the middle of writing ``iter_3.pth``: the write completes, the
   run stops with that checkpoint (not saved twice);
+* SIGTERM during the last iteration of an epoch (epoch-based run): the
+  run stops after the epoch, reporting the epoch's checkpoint;
 * SIGTERM to ``tools/dist_train.sh`` (torchrun forwards it to its two
   gloo workers) during iteration 3: both ranks stop after it, rank 0 saves
   ``iter_3.pth`` and says how to resume.
@@ -42,9 +44,19 @@ CONFIG = osp.join(HERE, 'data', 'retinanet_r50-ema_tiny_shapes.py')
 TRAIN = osp.join(REPO_ROOT, 'tools', 'train.py')
 
 
-def _pausing_config(tmp_path, pause_dir, hook=None, backend=None) -> str:
-    """The tiny config with a pause point (pause_points.py)."""
-    lines = [f'_base_ = {CONFIG!r}',
+#: The tiny config as an epoch-based run (3 iterations per epoch on the
+#: 6 training images of ``shapes_data``).
+EPOCH_BASED = [
+    "train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop')",
+    'default_hooks = dict(checkpoint=dict(by_epoch=True))',
+    'log_processor = dict(by_epoch=True)']
+
+
+def _pausing_config(tmp_path, pause_dir, hook=None, backend=None,
+                    extra=()) -> str:
+    """The tiny config with a pause point (pause_points.py) and ``extra``
+    lines."""
+    lines = [f'_base_ = {CONFIG!r}', *extra,
              "custom_imports = dict(imports=['mmattn', 'pause_points'], "
              'allow_failed_imports=False)']
     if hook is not None:
@@ -60,12 +72,14 @@ def _pausing_config(tmp_path, pause_dir, hook=None, backend=None) -> str:
     return str(path)
 
 
-def _train_command(config, work_dir, shapes_data, max_iters, interval,
-                   *extra):
+def _train_command(config, work_dir, shapes_data, length, interval, *extra,
+                   unit='iters'):
+    """train.py for ``length`` iterations (``unit='epochs'``: epochs of an
+    epoch-based config), a checkpoint every ``interval`` of them."""
     return [sys.executable, TRAIN, config, '--work-dir', str(work_dir),
             *extra, '--cfg-options',
             f'train_dataloader.dataset.data_root={shapes_data}/',
-            f'train_cfg.max_iters={max_iters}',
+            f'train_cfg.max_{unit}={length}',
             f'default_hooks.checkpoint.interval={interval}']
 
 
@@ -106,18 +120,20 @@ def _run(command, log_path):
     return _finish(process, log, log_path)
 
 
-def _interrupt_at_pause(tmp_path, shapes_data, signal_number, max_iters,
-                        interval, hook=None, backend=None):
+def _interrupt_at_pause(tmp_path, shapes_data, signal_number, length,
+                        interval, hook=None, backend=None, extra=(),
+                        unit='iters'):
     """Train the pausing config in ``tmp_path/work``, send
     ``signal_number`` once it paused, then release it (a process killed
     by SIGKILL never sees that) and return (exit code, output, work dir)."""
     pause_dir = tmp_path / 'pause'
     pause_dir.mkdir()
     work = tmp_path / 'work'
-    config = _pausing_config(tmp_path, pause_dir, hook, backend)
+    config = _pausing_config(tmp_path, pause_dir, hook, backend, extra)
     log_path = str(tmp_path / 'interrupted.log')
     process, log = _start(
-        _train_command(config, work, shapes_data, max_iters, interval),
+        _train_command(config, work, shapes_data, length, interval,
+                       unit=unit),
         log_path)
     _wait_for_pause(process, pause_dir, log_path)
     process.send_signal(signal_number)
@@ -198,6 +214,23 @@ def test_sigterm_during_a_checkpoint_write_completes_it(tmp_path,
     assert load_checkpoint_file(str(work / 'iter_3.pth'))['meta']['iter'] == 3
     assert sorted(name for name in os.listdir(work)
                   if name.endswith('.pth')) == ['iter_3.pth']
+
+
+def test_sigterm_in_the_last_iteration_of_an_epoch_stops_after_the_epoch(
+        tmp_path, shapes_data):
+    """An epoch-based run: the epoch's checkpoint is the resumable one
+    (a mid-epoch checkpoint would make the resumed run repeat the epoch)."""
+    code, out, work = _interrupt_at_pause(
+        tmp_path, shapes_data, signal.SIGTERM, 2, 1, hook=3,
+        extra=EPOCH_BASED, unit='epochs')
+    assert code == 128 + signal.SIGTERM, out[-3000:]
+    assert out.strip().splitlines()[-1].startswith(
+        'training interrupted by SIGTERM after iteration 3; resumable '
+        f'checkpoint: {work / "epoch_1.pth"}; resume with: ')
+    assert 'Epoch(train) [1][3/3]' in out and 'Epoch(train) [2]' not in out
+    meta = load_checkpoint_file(str(work / 'epoch_1.pth'))['meta']
+    assert (meta['epoch'], meta['iter']) == (1, 3)
+    assert not osp.exists(work / 'iter_3.pth')
 
 
 def test_sigterm_to_a_distributed_run_stops_every_rank(tmp_path,

@@ -3,8 +3,9 @@ Module", BMVC 2018)."""
 from mmengine.model import BaseModule, constant_init, kaiming_init
 from torch import Tensor, nn
 
-from mmattn.models.utils import (batch_norm_any_size, check_at_most,
-                                 check_choice, check_positive_int)
+from mmattn.models.utils import (MAX_KERNEL_SIZE, batch_norm_any_size,
+                                 check_at_most, check_channels, check_choice,
+                                 check_feature_map, check_positive_int)
 from mmattn.registry import PLUGIN, register
 
 
@@ -55,10 +56,12 @@ class BAM(BaseModule):
                  fusion: str = 'sum',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
+        check_channels('BAM', 'in_channels', in_channels)
         check_at_most('BAM', 'reduction', reduction, in_channels,
                       'in_channels')
-        check_positive_int('BAM', 'dilation', dilation)
+        check_positive_int('BAM', 'dilation', dilation, MAX_KERNEL_SIZE)
         check_choice('BAM', 'fusion', fusion, ('sum', 'product'))
+        self.in_channels = in_channels
         self.fusion = fusion
         hidden = in_channels // reduction
         self.channel_fc1 = nn.Linear(in_channels, hidden)
@@ -103,6 +106,7 @@ class BAM(BaseModule):
         return self.spatial_out(x)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('BAM', x, self.in_channels)
         channel = self.channel_attention(x)
         spatial = self.spatial_attention(x)
         if self.fusion == 'sum':

@@ -5,7 +5,8 @@ from mmengine.model import BaseModule, constant_init, kaiming_init
 from torch import Tensor, nn
 
 from mmattn.models.utils import (batch_norm_any_size, check_at_most,
-                                 check_odd_kernels)
+                                 check_bool, check_channels, check_feature_map,
+                                 check_odd_kernel)
 from mmattn.registry import PLUGIN, register
 
 
@@ -57,21 +58,24 @@ class CBAM(BaseModule):
                  spatial: bool = True,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
+        check_channels('CBAM', 'in_channels', in_channels)
+        check_at_most('CBAM', 'reduction', reduction, in_channels,
+                      'in_channels')
+        check_odd_kernel('CBAM', 'spatial_kernel_size', spatial_kernel_size)
+        check_bool('CBAM', 'channel', channel)
+        check_bool('CBAM', 'spatial', spatial)
         if not (channel or spatial):
-            raise ValueError('CBAM: channel=False, spatial=False is invalid; '
-                             'at least one of the two gates must be enabled.')
+            raise ValueError('CBAM: channel=False is invalid; with '
+                             'spatial=False too, no gate would be applied.')
+        self.in_channels = in_channels
         self.with_channel = channel
         self.with_spatial = spatial
         if channel:
-            check_at_most('CBAM', 'reduction', reduction, in_channels,
-                          'in_channels')
             hidden = in_channels // reduction
             self.channel_mlp = nn.Sequential(
                 nn.Linear(in_channels, hidden), nn.ReLU(),
                 nn.Linear(hidden, in_channels))
         if spatial:
-            check_odd_kernels('CBAM', 'spatial_kernel_size',
-                              (spatial_kernel_size, ))
             self.spatial_conv = nn.Conv2d(
                 2,
                 1,
@@ -118,6 +122,7 @@ class CBAM(BaseModule):
         return logits.sigmoid()
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('CBAM', x, self.in_channels)
         if self.with_channel:
             x = x * self.transform_channel(self.extract_channel(x))
         if self.with_spatial:

@@ -6,7 +6,8 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init, kaiming_init
 from torch import Tensor, nn
 
-from mmattn.models.utils import check_positive_int
+from mmattn.models.utils import (check_cfg, check_channels, check_feature_map,
+                                 check_positive_int)
 from mmattn.registry import PLUGIN, register
 
 
@@ -51,8 +52,11 @@ class CoordAttention(BaseModule):
                  act_cfg: dict = dict(type='HSwish'),
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_positive_int('CoordAttention', 'in_channels', in_channels)
+        check_channels('CoordAttention', 'in_channels', in_channels)
         check_positive_int('CoordAttention', 'reduction', reduction)
+        check_cfg('CoordAttention', 'norm_cfg', norm_cfg)
+        check_cfg('CoordAttention', 'act_cfg', act_cfg)
+        self.in_channels = in_channels
         mid_channels = max(8, in_channels // reduction)
         self.conv1 = nn.Conv2d(in_channels, mid_channels, 1)
         self.bn1 = build_norm_layer(norm_cfg, mid_channels)[1]
@@ -69,6 +73,7 @@ class CoordAttention(BaseModule):
             constant_init(self.bn1, 1)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('CoordAttention', x, self.in_channels)
         height, width = x.shape[2:]
         # Plain means instead of AdaptiveAvgPool2d((None, 1)): same values,
         # faster on CPU and exportable to ONNX.
