@@ -3,6 +3,9 @@ import torch
 import torch.nn.functional as F
 
 from mmattn.models.attention import BAM
+from mmattn.models.utils import MAX_KERNEL_SIZE
+from mmattn_test_utils import (ValidationSpec, argument_rule, is_channels,
+                               is_one_of, is_positive_int, randomise)
 
 
 @pytest.mark.parametrize('channels,reduction', [(256, 16), (64, 4), (48, 16)])
@@ -17,16 +20,6 @@ def test_parameter_count_matches_formula(channels, reduction):
         3 * channels * h + 18 * h * h + 13 * h + channels + 1
     assert sum(p.numel() for p in BAM(channels, reduction).parameters()) == \
         channel_params + spatial_params
-
-
-def randomize(bam):
-    with torch.no_grad():
-        for p in bam.parameters():
-            p.normal_(std=0.3)
-        for bn in (bam.channel_bn, *bam.spatial_bns):
-            bn.running_mean.normal_(std=0.3)
-            bn.running_var.uniform_(0.5, 2.0)
-    return bam.eval()
 
 
 def bn_eval(x, bn):
@@ -61,14 +54,15 @@ def reference(bam, x, dilation, fusion):
 @pytest.mark.parametrize('fusion', ['sum', 'product'])
 @pytest.mark.parametrize('dilation', [4, 2])
 def test_output_matches_paper_equations(fusion, dilation):
-    bam = randomize(BAM(32, reduction=4, dilation=dilation, fusion=fusion))
+    bam = randomise(
+        BAM(32, reduction=4, dilation=dilation, fusion=fusion), std=0.3).eval()
     x = torch.randn(2, 32, 9, 6)
     torch.testing.assert_close(bam(x), reference(bam, x, dilation, fusion))
 
 
 def test_sum_and_product_fusion_differ():
     torch.manual_seed(1)
-    bam = randomize(BAM(32, reduction=4))
+    bam = randomise(BAM(32, reduction=4), std=0.3).eval()
     product = BAM(32, reduction=4, fusion='product').eval()
     product.load_state_dict(bam.state_dict())
     x = torch.randn(2, 32, 5, 5)
@@ -90,3 +84,21 @@ def test_unknown_fusion_is_rejected():
     with pytest.raises(ValueError,
                        match=r"BAM: fusion='max' is invalid; .*'sum'"):
         BAM(64, fusion='max')
+
+
+VALIDATION_SPECS = {
+    'BAM': ValidationSpec(
+        values=dict(in_channels=[1, 4, 8, 16, 32],
+                    reduction=[1, 2, 4, 16],
+                    dilation=[1, 2, 4, 300],
+                    fusion=['sum', 'product', 'max']),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            ('reduction', lambda kw: is_positive_int(kw['reduction']) and
+             kw['reduction'] <= kw['in_channels']),
+            argument_rule('dilation',
+                          lambda d: is_positive_int(d, MAX_KERNEL_SIZE)),
+            argument_rule('fusion',
+                          lambda f: is_one_of(f, ('sum', 'product'))),
+        ])
+}

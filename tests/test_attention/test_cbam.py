@@ -3,16 +3,9 @@ import torch
 import torch.nn.functional as F
 
 from mmattn.models.attention import CBAM
-
-
-def randomize(cbam):
-    with torch.no_grad():
-        for p in cbam.parameters():
-            p.normal_(std=0.5)
-        if cbam.with_spatial:
-            cbam.spatial_bn.running_mean.normal_()
-            cbam.spatial_bn.running_var.uniform_(0.5, 2.0)
-    return cbam.eval()
+from mmattn_test_utils import (ValidationSpec, argument_rule, is_bool,
+                               is_channels, is_odd_kernel, is_positive_int,
+                               randomise)
 
 
 @pytest.mark.parametrize('channel,spatial', [(True, True), (True, False),
@@ -54,14 +47,14 @@ def reference(cbam, x):
 
 
 def test_output_matches_channel_then_spatial_gate():
-    cbam = randomize(CBAM(32, reduction=4))
+    cbam = randomise(CBAM(32, reduction=4), std=0.5).eval()
     x = torch.randn(2, 32, 5, 7)
     _, expected = reference(cbam, x)
     torch.testing.assert_close(cbam(x), expected)
 
 
 def test_connectable_steps_give_channel_refined_map_and_output():
-    cbam = randomize(CBAM(32, reduction=4))
+    cbam = randomise(CBAM(32, reduction=4), std=0.5).eval()
     x = torch.randn(2, 32, 6, 3)
     expected_refined, expected_out = reference(cbam, x)
     context = cbam.extract_channel(x)
@@ -76,7 +69,7 @@ def test_connectable_steps_give_channel_refined_map_and_output():
 
 
 def test_full_module_is_spatial_only_after_channel_only():
-    full = randomize(CBAM(16, reduction=4))
+    full = randomise(CBAM(16, reduction=4), std=0.5).eval()
     channel_only = CBAM(16, reduction=4, spatial=False).eval()
     spatial_only = CBAM(16, reduction=4, channel=False).eval()
     channel_only.load_state_dict(full.state_dict(), strict=False)
@@ -86,7 +79,7 @@ def test_full_module_is_spatial_only_after_channel_only():
 
 
 def test_authors_init_zeroes_spatial_bn_so_spatial_gate_starts_at_half():
-    cbam = randomize(CBAM(16, reduction=4))
+    cbam = randomise(CBAM(16, reduction=4), std=0.5).eval()
     cbam.init_weights()
     assert torch.all(cbam.spatial_bn.weight == 0)
     assert torch.all(cbam.channel_mlp[0].bias == 0)
@@ -104,11 +97,30 @@ def test_reduction_larger_than_channels_is_rejected():
 def test_even_spatial_kernel_is_rejected(kernel):
     with pytest.raises(
             ValueError,
-            match=rf'CBAM: spatial_kernel_size=\({kernel},\) is invalid'):
+            match=rf'CBAM: spatial_kernel_size={kernel} is invalid; .*odd'):
         CBAM(16, spatial_kernel_size=kernel)
 
 
 def test_disabling_both_gates_is_rejected():
-    with pytest.raises(ValueError,
-                       match='CBAM: channel=False, spatial=False is invalid'):
+    with pytest.raises(ValueError, match='CBAM: channel=False is invalid; '
+                       'with spatial=False too, no gate would be applied'):
         CBAM(16, channel=False, spatial=False)
+
+
+VALIDATION_SPECS = {
+    'CBAM': ValidationSpec(
+        values=dict(in_channels=[1, 4, 8, 16, 32],
+                    reduction=[1, 2, 4, 16],
+                    spatial_kernel_size=[1, 3, 7, 4],
+                    channel=[True, True, False],
+                    spatial=[True, True, False]),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            ('reduction', lambda kw: is_positive_int(kw['reduction']) and
+             kw['reduction'] <= kw['in_channels']),
+            argument_rule('spatial_kernel_size', is_odd_kernel),
+            argument_rule('channel', is_bool),
+            argument_rule('spatial', is_bool),
+            ('channel', lambda kw: kw['channel'] or kw['spatial']),
+        ])
+}

@@ -3,16 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from mmattn.models.attention import CoordAttention
-
-
-def _randomise(module):
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn_like(p) * 0.5)
-        module.bn1.running_mean.uniform_(-1, 1)
-        module.bn1.running_var.uniform_(0.5, 2)
-    return module
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule, is_cfg,
+                               is_channels, is_positive_int, randomise)
 
 
 def _reference(ca, x):
@@ -50,7 +42,7 @@ def test_parameter_count_matches_paper_formula(channels, reduction):
 @pytest.mark.parametrize('shape', [(2, 16, 5, 7), (1, 16, 1, 1),
                                    (1, 16, 1, 6)])
 def test_output_matches_paper_equations(shape):
-    ca = _randomise(CoordAttention(16, reduction=4)).eval()
+    ca = randomise(CoordAttention(16, reduction=4), std=0.5).eval()
     x = torch.randn(*shape)
     torch.testing.assert_close(ca(x), _reference(ca, x), rtol=1e-4,
                                atol=1e-5)
@@ -59,7 +51,7 @@ def test_output_matches_paper_equations(shape):
 def test_gates_are_split_by_axis():
     # a_h depends on the row only and a_w on the column only, so the gate
     # x_out / x is a rank-1 (outer product) map per channel.
-    ca = _randomise(CoordAttention(16, reduction=4)).eval()
+    ca = randomise(CoordAttention(16, reduction=4), std=0.5).eval()
     x = torch.rand(1, 16, 6, 9) + 0.5
     gate = (ca(x) / x)[0]
     torch.testing.assert_close(
@@ -67,7 +59,24 @@ def test_gates_are_split_by_axis():
         gate[:, :, :1] * gate[:, :1, :], rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize('reduction', [0, -32, 1.5])
-def test_invalid_reduction_is_rejected(reduction):
-    with pytest.raises(ValueError, match=r'CoordAttention: reduction='):
+@pytest.mark.parametrize('reduction,error', [(0, ValueError),
+                                             (-32, ValueError),
+                                             (1.5, TypeError)])
+def test_invalid_reduction_is_rejected(reduction, error):
+    with pytest.raises(error, match=r'CoordAttention: reduction='):
         CoordAttention(64, reduction=reduction)
+
+
+VALIDATION_SPECS = {
+    'CoordAttention': ValidationSpec(
+        values=dict(in_channels=[1, 3, 8, 16, 64],
+                    reduction=[1, 8, 32, 1000],
+                    norm_cfg=[OMIT, dict(type='GN', num_groups=1)],
+                    act_cfg=[OMIT, dict(type='ReLU')]),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            argument_rule('reduction', is_positive_int),
+            argument_rule('norm_cfg', is_cfg, dict(type='BN')),
+            argument_rule('act_cfg', is_cfg, dict(type='HSwish')),
+        ])
+}

@@ -4,6 +4,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from mmattn.models.attention import DAChannelAttention
+from mmattn_test_utils import ValidationSpec, argument_rule, is_channels
 
 
 def test_only_parameter_is_beta():
@@ -70,3 +71,10 @@ def test_invalid_in_channels_is_rejected():
     with pytest.raises(ValueError,
                        match=r'DAChannelAttention: in_channels=0 '):
         DAChannelAttention(0)
+
+
+VALIDATION_SPECS = {
+    'DAChannelAttention': ValidationSpec(
+        values=dict(in_channels=[1, 3, 8, 16, 64]),
+        rules=[argument_rule('in_channels', is_channels)])
+}

@@ -6,6 +6,8 @@ from torch import nn
 from mmattn.models.attention import DAPositionAttention
 from mmattn.models.attention._pairwise import (_reference_attention,
                                                pairwise_attention)
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
+                               is_channels, is_positive_int)
 
 
 @pytest.mark.parametrize('channels,reduction', [(64, 8), (256, 8), (48, 4)])
@@ -84,3 +86,19 @@ def test_invalid_hyper_parameters_are_rejected():
     with pytest.raises(ValueError,
                        match=r'DAPositionAttention: chunk_size=0 '):
         DAPositionAttention(8, chunk_size=0)
+
+
+VALIDATION_SPECS = {
+    'DAPositionAttention': ValidationSpec(
+        values=dict(in_channels=[1, 2, 8, 16],
+                    reduction=[1, 2, 8, 32],
+                    chunk_size=[OMIT, None, 7, 2048]),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            ('reduction', lambda kw: is_positive_int(kw['reduction']) and
+             kw['reduction'] <= kw['in_channels']),
+            argument_rule('chunk_size',
+                          lambda c: c is None or is_positive_int(c), 2048),
+        ],
+        max_side=8)
+}

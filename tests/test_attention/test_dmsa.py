@@ -5,6 +5,11 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from mmattn.models.attention import DMSA
+from mmattn.models.utils import MAX_CHANNELS
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule, is_one_of,
+                               is_positive_int)
+
+from .test_psa import PSA_VALUES, psa_rules
 
 
 def _unit_params(c_branch, attn_groups):
@@ -86,15 +91,39 @@ def test_invalid_hyper_parameters_are_rejected():
     with pytest.raises(ValueError,
                        match=r'DMSA: in_channels=24 .*groups\[3\]=16'):
         DMSA(24, 64)
-    with pytest.raises(ValueError, match=r'DMSA: out_channels / len\(kernels'
-                       r'\)=8 .*groups\[3\]=16'):
+    with pytest.raises(ValueError, match=r'DMSA: out_channels=32 is invalid; '
+                       r'out_channels / len\(kernels\) = 8 must be divisible '
+                       r'by groups\[3\]=16'):
         DMSA(64, 32)
     with pytest.raises(ValueError, match=r'DMSA: groups=\(1, 4, 8\) '):
         DMSA(64, 64, groups=(1, 4, 8))
-    with pytest.raises(ValueError, match=r'DMSA: out_channels / len\(kernels'
-                       r'\)=16 .*2\*attn_groups=32'):
+    with pytest.raises(ValueError, match=r'DMSA: attn_groups=16 is invalid; '
+                       r'out_channels / len\(kernels\) = 16 .*2\*attn_groups'
+                       r'=32'):
         DMSA(64, 64, attn_groups=16)
     with pytest.raises(ValueError, match=r"DMSA: norm='LN' "):
         DMSA(64, 64, norm='LN')
     with pytest.raises(ValueError, match=r'DMSA: stride=0 '):
         DMSA(64, 64, stride=0)
+
+
+VALIDATION_SPECS = {
+    'DMSA': ValidationSpec(
+        values=dict(PSA_VALUES,
+                    attn_groups=[OMIT, 1, 2, 4],
+                    norm=[OMIT, 'IN', 'BN', 'GN', 'none', 'LN'],
+                    chunk_size=[OMIT, None, 5]),
+        rules=psa_rules() + [
+            argument_rule('attn_groups',
+                          lambda g: is_positive_int(g, MAX_CHANNELS), 4),
+            ('attn_groups', lambda kw: kw['out_channels'] // len(
+                kw.get('kernels', (3, 5, 7, 9))) % (2 * kw.get(
+                    'attn_groups', 4)) == 0),
+            argument_rule('norm',
+                          lambda n: is_one_of(n, ('IN', 'BN', 'GN', 'none')),
+                          'IN'),
+            argument_rule('chunk_size',
+                          lambda c: c is None or is_positive_int(c), 2048),
+        ],
+        max_side=8)
+}

@@ -4,6 +4,8 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from mmattn.models.attention import DMSAUnit
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
+                               half_group_rules, is_one_of, is_positive_int)
 
 
 @pytest.mark.parametrize('channels,groups', [(256, 32), (64, 2), (128, 4),
@@ -117,3 +119,19 @@ def test_invalid_hyper_parameters_are_rejected():
         DMSAUnit(64, norm='LN')
     with pytest.raises(ValueError, match=r'DMSAUnit: chunk_size=0 '):
         DMSAUnit(64, chunk_size=0)
+
+
+VALIDATION_SPECS = {
+    'DMSAUnit': ValidationSpec(
+        values=dict(in_channels=[2, 4, 8, 16, 64, 6],
+                    groups=[1, 2, 4, 32],
+                    norm=['IN', 'BN', 'GN', 'none', 'LN'],
+                    chunk_size=[OMIT, None, 5, 2048]),
+        rules=half_group_rules() + [
+            argument_rule('norm',
+                          lambda n: is_one_of(n, ('IN', 'BN', 'GN', 'none'))),
+            argument_rule('chunk_size',
+                          lambda c: c is None or is_positive_int(c), 2048),
+        ],
+        max_side=8)
+}

@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from mmattn.models.attention import ECA
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
+                               is_channels, is_odd_kernel)
 
 
 def adaptive_kernel(channels):
@@ -51,10 +53,22 @@ def test_extract_and_transform_compose_to_forward():
 def test_even_or_non_positive_kernel_is_rejected(kernel_size):
     with pytest.raises(
             ValueError,
-            match=rf'ECA: kernel_size=\({kernel_size},\) is invalid; .*odd'):
+            match=rf'ECA: kernel_size={kernel_size} is invalid; .*odd'):
         ECA(64, kernel_size=kernel_size)
 
 
 def test_non_positive_channels_are_rejected():
     with pytest.raises(ValueError, match=r'ECA: in_channels=0 is invalid'):
         ECA(0)
+
+
+VALIDATION_SPECS = {
+    'ECA': ValidationSpec(
+        values=dict(in_channels=[1, 3, 8, 16, 64, 256],
+                    kernel_size=[OMIT, None, 1, 3, 5, 4]),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            argument_rule('kernel_size',
+                          lambda k: k is None or is_odd_kernel(k)),
+        ])
+}

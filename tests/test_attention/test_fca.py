@@ -5,6 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from mmattn.models.attention import MultiSpectralAttention
+from mmattn.models.utils import MAX_KERNEL_SIZE
+from mmattn_test_utils import (ValidationSpec, argument_rule, is_channels,
+                               is_one_of, is_positive_int)
 
 # The authors' 'top16' frequencies on the 7×7 grid, in order.
 TOP16 = [(0, 0), (0, 1), (6, 0), (0, 5), (0, 2), (1, 0), (1, 2), (4, 0),
@@ -110,3 +113,28 @@ def test_reduction_larger_than_channels_is_rejected():
             ValueError,
             match=r'MultiSpectralAttention: reduction=64 .*in_channels=32'):
         MultiSpectralAttention(32, reduction=64)
+
+
+VALIDATION_SPECS = {
+    'MultiSpectralAttention': ValidationSpec(
+        values=dict(in_channels=[4, 16, 32, 48, 64],
+                    reduction=[1, 4, 16],
+                    dct_h=[7, 14, 7, 8],
+                    dct_w=[7, 14, 7, 8],
+                    freq_sel_method=['top16', 'low4', 'bot1', 'top32',
+                                     'top3']),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            argument_rule('freq_sel_method', lambda m: is_one_of(
+                m, [f'{kind}{n}' for kind in ('top', 'low', 'bot')
+                    for n in (1, 2, 4, 8, 16, 32)])),
+            argument_rule('dct_h', lambda size: is_positive_int(
+                size, MAX_KERNEL_SIZE) and size % 7 == 0),
+            argument_rule('dct_w', lambda size: is_positive_int(
+                size, MAX_KERNEL_SIZE) and size % 7 == 0),
+            ('in_channels', lambda kw: kw['in_channels'] % int(
+                kw['freq_sel_method'][3:]) == 0),
+            ('reduction', lambda kw: is_positive_int(kw['reduction']) and
+             kw['reduction'] <= kw['in_channels']),
+        ])
+}

@@ -2,6 +2,9 @@ import pytest
 import torch
 
 from mmattn.models.attention import GatherExcite
+from mmattn.models.utils import MAX_KERNEL_SIZE
+from mmattn_test_utils import (ValidationSpec, argument_rule, is_channels,
+                               is_positive_int)
 
 
 def test_has_no_parameters():
@@ -42,9 +45,23 @@ def test_finite_extent_averages_each_window_and_copies_it_back(extent, size):
         GatherExcite(3, extent=extent)(x), x * gathered.sigmoid())
 
 
-@pytest.mark.parametrize('extent', [0, -2, 2.5, True, 'local'])
+@pytest.mark.parametrize('extent', [0, -2, 2.5, True, 'local', 256, 10**9])
 def test_invalid_extent_is_rejected(extent):
     with pytest.raises(
             ValueError,
-            match=r"GatherExcite: extent=.* is invalid; it must be 'global'"):
+            match=r"GatherExcite: extent=.* is invalid; it must be 'global' "
+            r'or an integer in \[1, 255\]'):
         GatherExcite(8, extent=extent)
+
+
+VALIDATION_SPECS = {
+    'GatherExcite': ValidationSpec(
+        values=dict(in_channels=[1, 3, 8, 16],
+                    extent=['global', 'global', 1, 2, 3, 8, 'local']),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            argument_rule('extent',
+                          lambda e: e == 'global' or is_positive_int(
+                              e, MAX_KERNEL_SIZE)),
+        ])
+}

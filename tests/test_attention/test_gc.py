@@ -3,6 +3,8 @@ import torch
 from mmcv.cnn.bricks.context_block import ContextBlock
 
 from mmattn.models.attention import GC
+from mmattn_test_utils import (ValidationSpec, argument_rule, is_channels,
+                               is_number_in, is_one_of, randomise)
 
 
 def test_is_mmcv_context_block_with_its_names_and_outputs():
@@ -48,3 +50,38 @@ def test_init_starts_as_identity_after_parent_init():
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GC(32, **kwargs)
+
+
+def test_ratio_of_the_wrong_type_is_rejected():
+    with pytest.raises(TypeError, match=r"GC: ratio='1/16' is invalid"):
+        GC(32, ratio='1/16')
+
+
+@pytest.mark.parametrize('layout', ['channels_last', 'transposed'])
+def test_non_contiguous_input_gives_the_contiguous_output(layout):
+    # mmcv's attention pooling flattens with view(), which used to fail
+    # with "view size is not compatible with input tensor's size and
+    # stride".
+    gc = randomise(GC(16, ratio=1 / 4), std=0.5).eval()
+    x = torch.randn(2, 16, 5, 7)
+    if layout == 'channels_last':
+        strided = x.to(memory_format=torch.channels_last)
+    else:
+        strided = x.transpose(2, 3).contiguous().transpose(2, 3)
+    assert not strided.is_contiguous()
+    torch.testing.assert_close(gc(strided), gc(x))
+
+
+VALIDATION_SPECS = {
+    'GC': ValidationSpec(
+        values=dict(in_channels=[1, 4, 16, 32, 64],
+                    ratio=[1 / 16, 1 / 4, 1, 1.5],
+                    pooling_type=['att', 'att', 'avg', 'max']),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            argument_rule('ratio', lambda r: is_number_in(r, 0, 1)),
+            ('ratio', lambda kw: int(kw['in_channels'] * kw['ratio']) >= 1),
+            argument_rule('pooling_type',
+                          lambda p: is_one_of(p, ('att', 'avg'))),
+        ])
+}

@@ -2,15 +2,8 @@ import pytest
 import torch
 
 from mmattn.models.attention import NAM
-
-
-def randomize(nam):
-    with torch.no_grad():
-        nam.bn.weight.normal_()  # some negative: the weights use |γ|
-        nam.bn.bias.normal_()
-        nam.bn.running_mean.normal_()
-        nam.bn.running_var.uniform_(0.5, 2.0)
-    return nam
+from mmattn_test_utils import (ValidationSpec, argument_rule, is_channels,
+                               randomise)
 
 
 @pytest.mark.parametrize('channels', [64, 256, 24])
@@ -34,14 +27,14 @@ def reference(nam, x, gamma, training):
 @pytest.mark.parametrize('training', [True, False])
 def test_gate_is_sigmoid_of_bn_output_weighted_by_normalised_abs_gamma(
         training):
-    nam = randomize(NAM(16)).train(training)
+    nam = randomise(NAM(16)).train(training)
     x = torch.randn(3, 16, 5, 7)
     torch.testing.assert_close(nam(x),
                                reference(nam, x, nam.bn.weight, training))
 
 
 def test_channel_weights_do_not_backpropagate_into_gamma():
-    nam = randomize(NAM(8)).eval()
+    nam = randomise(NAM(8)).eval()
     x = torch.randn(2, 8, 3, 3)
     nam(x).square().sum().backward()
     gamma = nam.bn.weight.detach().clone().requires_grad_()
@@ -52,3 +45,10 @@ def test_channel_weights_do_not_backpropagate_into_gamma():
 def test_invalid_channels_are_rejected():
     with pytest.raises(ValueError, match=r'NAM: in_channels=0 is invalid'):
         NAM(0)
+
+
+VALIDATION_SPECS = {
+    'NAM': ValidationSpec(
+        values=dict(in_channels=[1, 3, 8, 16, 64]),
+        rules=[argument_rule('in_channels', is_channels)])
+}

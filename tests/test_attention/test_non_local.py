@@ -4,6 +4,8 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from mmattn.models.attention import NonLocal
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule, is_bool,
+                               is_cfg, is_channels, is_positive_int)
 
 
 @pytest.mark.parametrize('channels,reduction', [(64, 2), (256, 2), (96, 4)])
@@ -68,3 +70,23 @@ def test_invalid_hyper_parameters_are_rejected():
         NonLocal(16, reduction=32)
     with pytest.raises(ValueError, match=r'NonLocal: chunk_size=-1 '):
         NonLocal(16, chunk_size=-1)
+
+
+VALIDATION_SPECS = {
+    'NonLocal': ValidationSpec(
+        values=dict(in_channels=[1, 2, 4, 8, 16],
+                    reduction=[1, 2, 4, 16],
+                    scaled=[False, True],
+                    norm_cfg=[OMIT, dict(type='GN', num_groups=1)],
+                    chunk_size=[OMIT, None, 5, 2048]),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            ('reduction', lambda kw: is_positive_int(kw['reduction']) and
+             kw['reduction'] <= kw['in_channels']),
+            argument_rule('scaled', is_bool),
+            argument_rule('norm_cfg', is_cfg, dict(type='BN')),
+            argument_rule('chunk_size',
+                          lambda c: c is None or is_positive_int(c), 2048),
+        ],
+        max_side=8)
+}

@@ -3,6 +3,9 @@ import torch
 from torch.nn import functional as F
 
 from mmattn.models.attention import SK
+from mmattn.models.utils import MAX_CHANNELS, MAX_KERNEL_SIZE
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule, is_cfg,
+                               is_channels, is_positive_int)
 
 
 def sk_parameters(in_channels, out_channels, branches=2, groups=32,
@@ -92,14 +95,44 @@ def test_connectable_steps():
 @pytest.mark.parametrize('kwargs,message', [
     (dict(in_channels=48), r'SK: in_channels=48 .*groups=32'),
     (dict(out_channels=80), r'SK: out_channels=80 .*groups=32'),
-    (dict(groups=0), r'SK: groups=0 .*>= 1'),
+    (dict(groups=0), r'SK: groups=0 .*\[1, 65536\]'),
     (dict(branches=1), r'SK: branches=1 .*>= 2'),
     (dict(reduction=0), r'SK: reduction=0 .*>= 1'),
-    (dict(min_channels=0), r'SK: min_channels=0 .*>= 1'),
-    (dict(stride=0), r'SK: stride=0 .*>= 1'),
+    (dict(min_channels=0), r'SK: min_channels=0 .*\[1, 65536\]'),
+    (dict(stride=0), r'SK: stride=0 .*\[1, 255\]'),
 ])
 def test_invalid_hyper_parameters_are_rejected(kwargs, message):
     args = dict(in_channels=64, out_channels=64)
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         SK(**args)
+
+
+VALIDATION_SPECS = {
+    'SK': ValidationSpec(
+        values=dict(in_channels=[4, 8, 16, 32, 6],
+                    out_channels=[4, 8, 16, 32, 6],
+                    stride=[OMIT, 1, 2],
+                    branches=[OMIT, 2, 3, 1],
+                    groups=[1, 2, 4, 32],
+                    reduction=[OMIT, 1, 16],
+                    min_channels=[OMIT, 1, 4],
+                    norm_cfg=[OMIT, dict(type='GN', num_groups=1)]),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            argument_rule('out_channels', is_channels),
+            argument_rule('stride',
+                          lambda s: is_positive_int(s, MAX_KERNEL_SIZE), 1),
+            argument_rule('groups',
+                          lambda g: is_positive_int(g, MAX_CHANNELS), 32),
+            ('in_channels',
+             lambda kw: kw['in_channels'] % kw.get('groups', 32) == 0),
+            ('out_channels',
+             lambda kw: kw['out_channels'] % kw.get('groups', 32) == 0),
+            argument_rule('branches', lambda b: is_positive_int(
+                b, MAX_KERNEL_SIZE) and b >= 2, 2),
+            argument_rule('reduction', is_positive_int, 16),
+            argument_rule('min_channels', is_channels, 32),
+            argument_rule('norm_cfg', is_cfg, dict(type='BN')),
+        ])
+}

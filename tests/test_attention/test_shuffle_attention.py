@@ -2,14 +2,7 @@ import pytest
 import torch
 
 from mmattn.models.attention import ShuffleAttention
-
-
-def _randomise(module):
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn_like(p))
-    return module
+from mmattn_test_utils import ValidationSpec, half_group_rules, randomise
 
 
 def _reference(sa, x):
@@ -54,7 +47,7 @@ def test_parameter_count_matches_paper_formula(channels, groups):
                                           ((1, 16, 1, 1), 2),
                                           ((1, 32, 1, 6), 4)])
 def test_output_matches_hand_computation(shape, groups):
-    sa = _randomise(ShuffleAttention(shape[1], groups=groups))
+    sa = randomise(ShuffleAttention(shape[1], groups=groups))
     x = torch.randn(*shape)
     torch.testing.assert_close(sa(x), _reference(sa, x), rtol=1e-4,
                                atol=1e-5)
@@ -62,7 +55,7 @@ def test_output_matches_hand_computation(shape, groups):
 
 def test_init_weights_gives_the_authors_start():
     # Gates start as the constant σ(1) (weights 0, biases 1).
-    sa = _randomise(ShuffleAttention(64, groups=4))
+    sa = randomise(ShuffleAttention(64, groups=4))
     sa.init_weights()
     x = torch.randn(2, 64, 6, 5)
     shuffled = x.reshape(2, 2, 32, 6, 5).transpose(1, 2).reshape(2, 64, 6, 5)
@@ -80,3 +73,11 @@ def test_channels_not_divisible_by_twice_the_groups_are_rejected():
 def test_non_positive_groups_are_rejected():
     with pytest.raises(ValueError, match=r'ShuffleAttention: groups=0'):
         ShuffleAttention(64, groups=0)
+
+
+VALIDATION_SPECS = {
+    'ShuffleAttention': ValidationSpec(
+        values=dict(in_channels=[2, 4, 8, 16, 64, 6],
+                    groups=[1, 2, 4, 64]),
+        rules=half_group_rules())
+}

@@ -1,17 +1,11 @@
+import math
+
 import pytest
 import torch
 
 from mmattn.models.attention import SRM
-
-
-def randomize(srm):
-    with torch.no_grad():
-        srm.cfc.weight.normal_()
-        srm.bn.weight.uniform_(0.5, 1.5)
-        srm.bn.bias.normal_()
-        srm.bn.running_mean.normal_()
-        srm.bn.running_var.uniform_(0.5, 2.0)
-    return srm
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
+                               is_channels, is_number_in, randomise)
 
 
 @pytest.mark.parametrize('channels', [64, 256, 24])
@@ -37,40 +31,44 @@ def reference_gate(srm, x, training):
 
 @pytest.mark.parametrize('training', [True, False])
 def test_output_matches_style_pooling_cfc_bn_sigmoid(training):
-    srm = randomize(SRM(16)).train(training)
+    srm = randomise(SRM(16)).train(training)
     x = torch.randn(4, 16, 5, 7)
     expected = x * reference_gate(srm, x, training)
     torch.testing.assert_close(srm(x), expected)
 
 
-def test_style_pool_and_channel_fc_are_the_first_two_steps():
-    srm = randomize(SRM(8))
+def test_extract_is_style_pooling_and_transform_the_gate():
+    srm = randomise(SRM(8)).eval()
     x = torch.randn(2, 8, 3, 5)
-    style = srm.style_pool(x)
+    style = srm.extract(x)
     assert style.shape == (2, 8, 2)
     torch.testing.assert_close(style[..., 0], x.mean((2, 3)))
     torch.testing.assert_close(style[..., 1],
                                (x.var((2, 3), unbiased=False) + 1e-5).sqrt())
-    z = srm.channel_fc(style)
-    assert z.shape == (2, 8, 1, 1)
+    gate = srm.transform(style)
+    assert gate.shape == (2, 8, 1, 1)
     w = srm.cfc.weight.reshape(8, 2)
-    torch.testing.assert_close(z[:, :, 0, 0], (style * w).sum(2))
+    z = (style * w).sum(2)
+    bn = srm.bn
+    expected = ((z - bn.running_mean) / (bn.running_var + bn.eps).sqrt() *
+                bn.weight + bn.bias).sigmoid()
+    torch.testing.assert_close(gate[:, :, 0, 0], expected)
 
 
 def test_std_of_a_single_position_is_sqrt_eps_not_nan():
-    style = SRM(4, eps=1e-4).style_pool(torch.randn(3, 4, 1, 1))
+    style = SRM(4, eps=1e-4).extract(torch.randn(3, 4, 1, 1))
     torch.testing.assert_close(style[..., 1], torch.full((3, 4), 1e-2))
 
 
 def test_authors_init_starts_every_gate_at_one_half():
-    srm = randomize(SRM(8))
+    srm = randomise(SRM(8))
     srm.init_weights()
     x = torch.randn(2, 8, 4, 4)
     torch.testing.assert_close(srm(x), x * 0.5)
 
 
 def test_single_image_in_training_uses_running_statistics():
-    srm = randomize(SRM(8))
+    srm = randomise(SRM(8))
     x = torch.randn(1, 8, 3, 3)
     running_mean = srm.bn.running_mean.clone()
     out_train = srm.train()(x)
@@ -78,7 +76,20 @@ def test_single_image_in_training_uses_running_statistics():
     torch.testing.assert_close(out_train, srm.eval()(x))
 
 
-@pytest.mark.parametrize('eps', [0, -1e-5])
-def test_non_positive_eps_is_rejected(eps):
-    with pytest.raises(ValueError, match=r'SRM: eps=.* is invalid; .*> 0'):
+@pytest.mark.parametrize('eps', [0, -1e-5, math.inf, math.nan, 2])
+def test_eps_outside_zero_one_is_rejected(eps):
+    # eps=inf made every output NaN.
+    with pytest.raises(ValueError,
+                       match=r'SRM: eps=.* is invalid; .*number in \(0, 1\]'):
         SRM(8, eps=eps)
+
+
+VALIDATION_SPECS = {
+    'SRM': ValidationSpec(
+        values=dict(in_channels=[1, 3, 8, 16, 64],
+                    eps=[OMIT, 1e-5, 1e-3, 1, 2]),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            argument_rule('eps', lambda eps: is_number_in(eps, 0, 1), 1e-5),
+        ])
+}

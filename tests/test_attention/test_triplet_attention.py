@@ -3,18 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from mmattn.models.attention import TripletAttention
-
-
-def _randomise(module):
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn_like(p) * 0.3)
-        for m in module.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-1, 1)
-                m.running_var.uniform_(0.5, 2)
-    return module
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule, is_bool,
+                               is_cfg, is_channels, is_odd_kernel, randomise)
 
 
 def _reference(ta, x, hw_batch_stats=None):
@@ -54,7 +44,8 @@ def test_parameter_count_matches_paper_formula(kernel_size, no_spatial):
 @pytest.mark.parametrize('shape', [(2, 8, 5, 7), (1, 8, 1, 6), (2, 8, 1, 1)])
 @pytest.mark.parametrize('no_spatial', [False, True])
 def test_output_matches_rotated_branches(shape, train, no_spatial):
-    ta = _randomise(TripletAttention(8, no_spatial=no_spatial)).train(train)
+    ta = randomise(TripletAttention(8, no_spatial=no_spatial), std=0.3)
+    ta.train(train)
     x = torch.randn(*shape)
     expected = _reference(ta, x)
     torch.testing.assert_close(ta(x), expected, rtol=1e-4, atol=1e-5)
@@ -64,7 +55,7 @@ def test_single_value_spatial_gate_uses_running_statistics_in_training():
     # Batch 1 on a 1×1 map leaves one value for the H-W gate's BatchNorm; it
     # falls back to the running statistics instead of raising, while the
     # C-W and H-C gates (C values each) still use batch statistics.
-    ta = _randomise(TripletAttention(8)).train()
+    ta = randomise(TripletAttention(8), std=0.3).train()
     x = torch.randn(1, 8, 1, 1)
     running_mean = ta.hw[1].running_mean.clone()
     torch.testing.assert_close(ta(x), _reference(ta, x, hw_batch_stats=False),
@@ -74,5 +65,20 @@ def test_single_value_spatial_gate_uses_running_statistics_in_training():
 
 def test_even_kernel_size_is_rejected():
     with pytest.raises(ValueError,
-                       match=r'TripletAttention: kernel_size=\(6,\) '):
+                       match=r'TripletAttention: kernel_size=6 .*odd'):
         TripletAttention(64, kernel_size=6)
+
+
+VALIDATION_SPECS = {
+    'TripletAttention': ValidationSpec(
+        values=dict(in_channels=[1, 3, 8, 16],
+                    kernel_size=[1, 3, 7, 4],
+                    no_spatial=[False, True],
+                    norm_cfg=[OMIT, dict(type='GN', num_groups=1)]),
+        rules=[
+            argument_rule('in_channels', is_channels),
+            argument_rule('kernel_size', is_odd_kernel),
+            argument_rule('no_spatial', is_bool),
+            argument_rule('norm_cfg', is_cfg, dict(type='BN')),
+        ])
+}

@@ -76,21 +76,26 @@ def check_gradients():
 @pytest.fixture
 def check_frozen_stages():
     """frozen_stages=1 freezes layer1, including its attention (named by
-    ``attention_key``), and leaves layer2 trainable."""
+    ``attention_key``), and leaves layer2 trainable: right after building
+    (DDP wraps a model and an optimizer takes its parameters before any
+    train() call, which would freeze them again) and after train()."""
 
     def check(backbone: dict, attention_key: str) -> None:
         model = _build_backbone(dict(backbone, frozen_stages=1,
                                      norm_eval=False))
-        model.train()
         params = dict(model.named_parameters())
         frozen = [n for n in params
                   if n.startswith('layer1.') and attention_key in n]
         trainable = [n for n in params
                      if n.startswith('layer2.') and attention_key in n]
         assert frozen and trainable, attention_key
-        assert not any(params[n].requires_grad for n in frozen)
-        assert all(params[n].requires_grad for n in trainable)
-        assert not model.layer1.training and model.layer2.training
+        for when in ('after building', 'after train()'):
+            if when == 'after train()':
+                model.train()
+            assert not any(params[n].requires_grad for n in frozen), when
+            assert all(params[n].requires_grad for n in trainable), when
+            assert not model.layer1.training, when
+            assert model.layer2.training, when
 
     return check
 

@@ -2,12 +2,16 @@
 which layers, the state flowing across stages, gradients, with_cp,
 frozen_stages, mmpretrain and mmdet."""
 
+import inspect
+
 import pytest
 import torch
 
 from mmattn.models.backbones import DCAResNet
 from mmattn.models.connect import DCA
-from mmattn.registry import UnknownTypeError
+from mmattn.registry import MODELS, UnknownTypeError
+from mmattn_test_utils import (argument_rule, is_one_of, is_positive_int,
+                               resnet_rules, resnet_spec)
 
 R50 = dict(type='AttnResNet', depth=50, out_indices=(3, ))
 
@@ -197,15 +201,30 @@ def test_mmpretrain_classifier(check_classifier_forward):
     (dict(depth=18, attention=dict(type='SK')), ValueError,
      r"DCAResNet: attention=\{'type': 'SK'\} is invalid with depth=18"),
     (dict(depth=50, attention=dict(type='ECA')), ValueError,
-     r'DCA: attention=ECA is invalid'),
+     r"DCAResNet: attention=\{'type': 'ECA'\} is invalid; DCA connects "
+     r"\('CBAM', 'GC', 'GatherExcite', 'SE', 'SK'\)"),
     (dict(depth=50, attention=dict(type='PSA')), ValueError,
-     r'DCA: attention=PSA is invalid'),
+     r"DCAResNet: attention=\{'type': 'PSA'\} is invalid"),
+    # A string used to fail with "dictionary update sequence element".
+    (dict(depth=50, attention='SE'), TypeError,
+     r"DCAResNet: attention='SE' is invalid; it must be a config dict"),
+    # An in_channels of its own used to override the block's, then crash in
+    # forward.
+    (dict(depth=50, attention=dict(type='SE', in_channels=64)), ValueError,
+     r"DCAResNet: attention=\{'type': 'SE', 'in_channels': 64\} is "
+     r'invalid; DCAResNet sets in_channels itself'),
+    (dict(depth=50, attention=dict(type='SK', stride=2)), ValueError,
+     r'DCAResNet: attention=.* is invalid; DCAResNet sets stride itself'),
     (dict(depth=50, attention=dict(type='SEE')), UnknownTypeError,
      r"Unknown type 'SEE' at DCAResNet.attention.type"),
     (dict(depth=50, attention=dict(type='SK'), conv2_cfg=dict(type='PSA')),
      ValueError, r'DCAResNet: conv2_cfg=.* is invalid'),
     (dict(depth=50, connection='sum'), ValueError,
-     r"DCA: connection='sum' is invalid"),
+     r"DCAResNet: connection='sum' is invalid"),
+    (dict(depth=50, channel_matching=1), ValueError,
+     r"DCAResNet: channel_matching=1 is invalid"),
+    (dict(depth=50, matching_reduction='16'), TypeError,
+     r"DCAResNet: matching_reduction='16' is invalid"),
     (dict(depth=50, conv2_norm=False), ValueError,
      r'AttnBottleneck: conv2_norm=False is invalid without conv2_cfg'),
     (dict(depth=18, attention=dict(type='SE'), conv2_norm=False), ValueError,
@@ -214,3 +233,56 @@ def test_mmpretrain_classifier(check_classifier_forward):
 def test_invalid_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         DCAResNet(**kwargs)
+
+
+CONNECTABLE = ('CBAM', 'GC', 'GatherExcite', 'SE', 'SK')
+
+
+def _attention(kw):
+    return kw.get('attention') or dict(type='SE')
+
+
+def _replaces_conv(kw):
+    return _attention(kw)['type'] == 'SK'
+
+
+VALIDATION_SPECS = {
+    'DCAResNet': resnet_spec(
+        values=dict(
+            depth=[18, 50, 50, 26],
+            base_channels=[16, 32],
+            attention=[
+                None, dict(type='SE'), dict(type='CBAM', reduction=4),
+                dict(type='GC', ratio=0.25), dict(type='GatherExcite'),
+                dict(type='SK'), 'SE', dict(type='ECA'),
+                dict(type='SE', in_channels=8), dict(type='SE', ratio=4)
+            ],
+            connection=['direct', 'weighted', 'softmax', 'sum'],
+            channel_matching=['1fc', '2fc', '3fc'],
+            matching_reduction=[4, 16, 0]),
+        rules=[
+            argument_rule('depth',
+                          lambda d: is_one_of(d, (18, 34, 50, 101, 152))),
+            ('attention', lambda kw: kw.get('attention') is None or (
+                isinstance(kw['attention'], dict)
+                and 'type' in kw['attention'])),
+            ('attention', lambda kw: _attention(kw)['type'] in CONNECTABLE),
+            ('attention', lambda kw: not any(
+                key in _attention(kw) for key in (
+                    ('in_channels', 'out_channels', 'stride')
+                    if _replaces_conv(kw) else ('in_channels', )))),
+            ('attention', lambda kw: set(_attention(kw)) - {'type'} <= set(
+                inspect.signature(MODELS.get(
+                    _attention(kw)['type'])).parameters)),
+            argument_rule('connection', lambda c: is_one_of(
+                c, ('direct', 'weighted', 'softmax')), 'direct'),
+            argument_rule('channel_matching',
+                          lambda m: is_one_of(m, ('1fc', '2fc')), '2fc'),
+            argument_rule('matching_reduction', is_positive_int, 16),
+            ('attention', lambda kw: not _replaces_conv(kw)
+             or kw['depth'] >= 50),
+            ('conv2_cfg', lambda kw: not _replaces_conv(kw)
+             or kw.get('conv2_cfg') is None),
+        ] + resnet_rules(bottleneck_blocks=False,
+                         conv2_replaced=_replaces_conv))
+}

@@ -6,6 +6,8 @@ import torch
 from mmattn.models.backbones import EMCAResNet
 from mmattn.models.connect import EMCA, AttentionState, EMCASqueeze
 from mmattn.models.utils import eca_kernel_size
+from mmattn_test_utils import (argument_rule, is_one_of, resnet_rules,
+                               resnet_spec)
 
 # ImageNet classifiers (GAP + 1000-class linear head) of plain ResNets.
 RESNET = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032}
@@ -206,7 +208,70 @@ def test_mmpretrain_classifier_depth_18(check_classifier_forward):
     (dict(placement='middle'),
      r"EMCAResNet: placement='middle' is invalid; it must be one of"),
     (dict(excitation='GE'), r"EMCAResNet: excitation='GE' is invalid"),
+    (dict(refine='both'), r"EMCAResNet: refine='both' is invalid"),
+    (dict(excitation_cfg=dict(in_channels=8)),
+     r"EMCAResNet: excitation_cfg=\{'in_channels': 8\} is invalid; "
+     r'EMCAResNet sets in_channels itself'),
 ])
 def test_invalid_arguments_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         EMCAResNet(18, **kwargs)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(excitation_cfg='reduction=4'),
+     r"EMCAResNet: excitation_cfg='reduction=4' is invalid; it must be a "
+     r'dict'),
+    # Used to fail inside ECA with "unexpected keyword argument".
+    (dict(excitation='ECA', excitation_cfg=dict(reduction=4)),
+     r"EMCAResNet: excitation_cfg=\{'reduction': 4\} is invalid; ECA takes "
+     r'no argument reduction'),
+])
+def test_excitation_cfg_of_the_wrong_kind_is_rejected(kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        EMCAResNet(18, **kwargs)
+
+
+EXCITATION_ARGUMENTS = {'SE': ('reduction', 'act_cfg', 'gate_cfg', 'init_cfg'),
+                        'ECA': ('kernel_size', 'init_cfg'),
+                        'SRM': ('eps', 'init_cfg')}
+
+
+def _excitation_cfg(kw):
+    return kw.get('excitation_cfg') or {}
+
+
+VALIDATION_SPECS = {
+    'EMCAResNet': resnet_spec(
+        values=dict(
+            depth=[18, 50, 50, 26],
+            base_channels=[16, 32],
+            excitation=['SE', 'ECA', 'SRM', 'GC'],
+            coverage=['previous_stage_last', 'previous_stage_all',
+                      'every_stage_last', 'all'],
+            placement=['first', 'last', 'all', 'middle'],
+            refine=['paper', 'authors', 'both'],
+            excitation_cfg=[None, dict(reduction=4), dict(kernel_size=3),
+                            dict(eps=1e-3), dict(in_channels=8),
+                            dict(type='SE')]),
+        rules=[
+            argument_rule('coverage', lambda c: is_one_of(
+                c, EMCAResNet.coverages), 'previous_stage_all'),
+            argument_rule('placement', lambda p: is_one_of(
+                p, EMCAResNet.placements), 'first'),
+            argument_rule('excitation', lambda e: is_one_of(
+                e, tuple(EXCITATION_ARGUMENTS)), 'SE'),
+            argument_rule('refine',
+                          lambda r: is_one_of(r, ('paper', 'authors')),
+                          'paper'),
+            argument_rule('excitation_cfg',
+                          lambda c: c is None or isinstance(c, dict)),
+            ('excitation_cfg', lambda kw: not any(
+                key in _excitation_cfg(kw)
+                for key in ('type', 'in_channels'))),
+            ('excitation_cfg', lambda kw: set(_excitation_cfg(kw)) <= set(
+                EXCITATION_ARGUMENTS[kw.get('excitation', 'SE')])),
+            argument_rule('depth',
+                          lambda d: is_one_of(d, (18, 34, 50, 101, 152))),
+        ] + resnet_rules(bottleneck_blocks=False))
+}

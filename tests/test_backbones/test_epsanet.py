@@ -1,6 +1,8 @@
 import pytest
 
 from mmattn.models.backbones import EPSANet
+from mmattn_test_utils import (OMIT, argument_rule, is_one_of, psa_rule,
+                               resnet_rules, resnet_spec)
 
 BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 
@@ -82,12 +84,22 @@ def test_every_conv2_is_psa():
     assert [c.groups for c in blocks[0].conv2.convs] == [1, 4, 8, 16]
 
 
-@pytest.mark.parametrize('kwargs,match', [
-    (dict(depth=50, variant='medium'), 'EPSANet: variant=.medium.'),
-    (dict(depth=34), 'EPSANet: depth=34 is invalid'),
+@pytest.mark.parametrize('kwargs,error,match', [
+    (dict(depth=50, variant='medium'), ValueError,
+     'EPSANet: variant=.medium.'),
+    (dict(depth=34), ValueError, 'EPSANet: depth=34 is invalid'),
+    # Used to fail with "got multiple values for keyword argument".
+    (dict(depth=50, width_multiplier=1), TypeError,
+     r"EPSANet: width_multiplier=1 is invalid; variant='small' sets it"),
+    (dict(depth=50, conv2_cfg=dict(type='SK')), TypeError,
+     r"EPSANet: conv2_cfg=\{'type': 'SK'\} is invalid; variant='small' "),
+    # PSA's groups (1, 4, 8, 16) need a branch width divisible by 16.
+    (dict(depth=50, base_channels=32), ValueError,
+     r'PSA: out_channels=32 is invalid; out_channels / len\(kernels\) = 8 '
+     r'must be divisible by groups\[3\]=16'),
 ])
-def test_invalid_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_invalid_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
         EPSANet(**kwargs)
 
 
@@ -107,3 +119,33 @@ def test_frozen_stages_freeze_psa(check_frozen_stages):
 
 def test_with_cp_matches(check_with_cp):
     check_with_cp(dict(type='EPSANet', depth=50, out_indices=(2, 3)))
+
+
+def _variant(kw):
+    return EPSANet.variants[kw.get('variant', 'small')]
+
+
+VALIDATION_SPECS = {
+    'EPSANet': resnet_spec(
+        values=dict(
+            depth=[50, 50, 101, 34],
+            # Stage 1-2 only: a whole EPSANet-50 takes a second to build.
+            num_stages=[1, 2, 2, 2, 5],
+            base_channels=[64, 64, 64, 32, 16],
+            variant=['small', 'large', 'medium'],
+            conv2_cfg=[dict(type='PSA')],
+            width_multiplier=[2]),
+        rules=[
+            argument_rule('variant',
+                          lambda v: is_one_of(v, ('small', 'large')), 'small'),
+            argument_rule('conv2_cfg', lambda c: c is OMIT, OMIT),
+            argument_rule('width_multiplier', lambda w: w is OMIT, OMIT),
+            argument_rule('depth', lambda d: is_one_of(d, (50, 101))),
+        ] + resnet_rules(bottleneck_blocks=True) + [
+            psa_rule('PSA', lambda kw: _variant(kw)['groups'],
+                     lambda kw: _variant(kw)['width_multiplier'])
+        ],
+        bottleneck_blocks=True,
+        required=('depth', 'num_stages', 'base_channels'),
+        max_side=40)
+}

@@ -7,8 +7,9 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import (adaptive_pool_matrix, check_at_most,
-                                 check_choice, check_divisible)
+from mmattn.models.utils import (MAX_KERNEL_SIZE, adaptive_pool_matrix,
+                                 check_at_most, check_channels, check_choice,
+                                 check_divisible, check_feature_map)
 from mmattn.registry import PLUGIN, register
 
 # The authors' frequency rankings on the 7×7 DCT grid (u along H, v along
@@ -100,15 +101,19 @@ class MultiSpectralAttention(BaseModule):
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         module = 'MultiSpectralAttention'
+        check_channels(module, 'in_channels', in_channels)
         check_choice(module, 'freq_sel_method', freq_sel_method,
                      FREQ_SEL_METHODS)
-        check_divisible(module, 'dct_h', dct_h, 7, 'table_grid')
-        check_divisible(module, 'dct_w', dct_w, 7, 'table_grid')
+        for argument, size in (('dct_h', dct_h), ('dct_w', dct_w)):
+            check_at_most(module, argument, size, MAX_KERNEL_SIZE,
+                          'MAX_KERNEL_SIZE')
+            check_divisible(module, argument, size, 7, 'table_grid')
         freq_u, freq_v = freq_indices(freq_sel_method)
         check_divisible(module, 'in_channels', in_channels, len(freq_u),
                         f'the number of frequencies of {freq_sel_method!r}')
         check_at_most(module, 'reduction', reduction, in_channels,
                       'in_channels')
+        self.in_channels = in_channels
         self.dct_h = dct_h
         self.dct_w = dct_w
         filters = torch.stack([
@@ -131,6 +136,7 @@ class MultiSpectralAttention(BaseModule):
             self.fc2.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('MultiSpectralAttention', x, self.in_channels)
         batch, channels, height, width = x.shape
         filters = self.dct_filters
         # While tracing (ONNX export) always pool: a size comparison would be

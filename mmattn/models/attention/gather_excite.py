@@ -3,11 +3,13 @@ Exploiting Feature Context in Convolutional Neural Networks", NeurIPS 2018).
 """
 from typing import Union
 
+import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmattn.models.utils import check_positive_int
+from mmattn.models.utils import (MAX_KERNEL_SIZE, check_channels,
+                                 check_feature_map)
 from mmattn.registry import PLUGIN, register
 
 
@@ -37,8 +39,9 @@ class GatherExcite(BaseModule):
     Args:
         in_channels (int): Channels C of the input (kept for the plugin
             contract; GE-θ⁻ has no channel-dependent weights).
-        extent (int | str): Side e of the gather window, an integer >= 1, or
-            ``'global'`` for the whole map. Default: ``'global'``.
+        extent (int | str): Side e of the gather window, an integer in
+            [1, 255], or ``'global'`` for the whole map.
+            Default: ``'global'``.
         init_cfg (dict, optional): mmengine init config (nothing to
             initialise).
     """
@@ -51,12 +54,14 @@ class GatherExcite(BaseModule):
                  extent: Union[int, str] = 'global',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_positive_int('GatherExcite', 'in_channels', in_channels)
-        if extent != 'global' and (isinstance(extent, bool)
-                                   or not isinstance(extent, int)
-                                   or extent < 1):
-            raise ValueError(f'GatherExcite: extent={extent!r} is invalid; '
-                             "it must be 'global' or an integer >= 1.")
+        check_channels('GatherExcite', 'in_channels', in_channels)
+        if extent != 'global' and not (
+                isinstance(extent, int) and not isinstance(extent, bool)
+                and 1 <= extent <= MAX_KERNEL_SIZE):
+            raise ValueError(
+                f'GatherExcite: extent={extent!r} is invalid; it must be '
+                f"'global' or an integer in [1, {MAX_KERNEL_SIZE}].")
+        self.in_channels = in_channels
         self.extent = extent
 
     def extract(self, x: Tensor) -> Tensor:
@@ -72,18 +77,18 @@ class GatherExcite(BaseModule):
         return context.sigmoid()
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('GatherExcite', x, self.in_channels)
         gate = self.transform(self.extract(x))
         if self.extent != 'global':
             gate = self._upsample(gate, x.shape[2], x.shape[3])
         return x * gate
 
     def _upsample(self, gate: Tensor, height: int, width: int) -> Tensor:
-        # Exact nearest-neighbour copy: gathered cell (i, j) covers input rows
-        # i*e..i*e+e-1 and columns j*e..j*e+e-1. F.interpolate would map by
-        # the ratio ceil(H/e)/H instead, which misplaces borders of odd sizes.
-        batch, channels, rows, cols = gate.shape
-        e = self.extent
-        gate = gate[:, :, :, None, :, None].expand(batch, channels, rows, e,
-                                                   cols, e)
-        gate = gate.reshape(batch, channels, rows * e, cols * e)
-        return gate[:, :, :height, :width]
+        # Exact nearest-neighbour copy: input row r (column c) takes the
+        # gathered cell r // e (c // e), the window that pooled it; memory is
+        # that of the output, also for an extent larger than the map.
+        # F.interpolate would map by the ratio ceil(H/e)/H instead, which
+        # misplaces borders of odd sizes.
+        rows = torch.arange(height, device=gate.device) // self.extent
+        cols = torch.arange(width, device=gate.device) // self.extent
+        return gate.index_select(2, rows).index_select(3, cols)

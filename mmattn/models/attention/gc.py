@@ -6,7 +6,8 @@ from mmcv.cnn.bricks.context_block import ContextBlock
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmattn.models.utils import check_positive_int
+from mmattn.models.utils import (check_channels, check_choice,
+                                 check_feature_map, check_real)
 from mmattn.registry import PLUGIN, register
 
 
@@ -48,14 +49,13 @@ class GC(ContextBlock, BaseModule):
                  ratio: float = 1 / 16,
                  pooling_type: str = 'att',
                  init_cfg: Optional[dict] = None) -> None:
-        check_positive_int('GC', 'in_channels', in_channels)
-        if not 0 < ratio <= 1 or int(in_channels * ratio) < 1:
+        check_channels('GC', 'in_channels', in_channels)
+        check_real('GC', 'ratio', ratio, 0, 1)
+        if int(in_channels * ratio) < 1:
             raise ValueError(
-                f'GC: ratio={ratio!r} is invalid; it must lie in (0, 1] with '
-                f'in_channels * ratio >= 1 (in_channels={in_channels})')
-        if pooling_type not in ('att', 'avg'):
-            raise ValueError(f"GC: pooling_type={pooling_type!r} is invalid; "
-                             "it must be one of ('att', 'avg')")
+                f'GC: ratio={ratio!r} is invalid; in_channels * ratio must be '
+                f'>= 1 (in_channels={in_channels})')
+        check_choice('GC', 'pooling_type', pooling_type, ('att', 'avg'))
         # ContextBlock's super().__init__() is BaseModule's (see the MRO).
         super().__init__(in_channels, ratio, pooling_type,
                          fusion_types=('channel_add', ))
@@ -73,11 +73,14 @@ class GC(ContextBlock, BaseModule):
 
     def extract(self, x: Tensor) -> Tensor:
         """Context c: (B, C, H, W) -> (B, C, 1, 1)."""
-        return self.spatial_pool(x)
+        # ContextBlock.spatial_pool flattens x with view(), which fails on
+        # non-contiguous maps (channels-last, transposed, sliced).
+        return self.spatial_pool(x.contiguous())
 
     def transform(self, context: Tensor) -> Tensor:
         """Channel-add term t: (B, C, 1, 1) -> (B, C, 1, 1)."""
         return self.channel_add_conv(context)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('GC', x, self.in_channels)
         return x + self.transform(self.extract(x))

@@ -3,7 +3,8 @@
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import batch_norm_any_size, check_positive_int
+from mmattn.models.utils import (batch_norm_any_size, check_channels,
+                                 check_feature_map)
 from mmattn.registry import PLUGIN, register
 
 
@@ -37,7 +38,8 @@ class NAM(BaseModule):
 
     def __init__(self, in_channels: int, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_positive_int('NAM', 'in_channels', in_channels)
+        check_channels('NAM', 'in_channels', in_channels)
+        self.in_channels = in_channels
         self.bn = nn.BatchNorm2d(in_channels)
 
     def init_weights(self) -> None:
@@ -46,6 +48,7 @@ class NAM(BaseModule):
             self.bn.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('NAM', x, self.in_channels)
         scale = self.bn.weight.detach().abs()
         weights = (scale / scale.sum()).reshape(1, -1, 1, 1)
         return x * (weights * batch_norm_any_size(self.bn, x)).sigmoid()

@@ -1,14 +1,14 @@
 """Triplet attention (Misra, Nalamada, Arasanipalai and Hou, "Rotate to
 Attend: Convolutional Triplet Attention Module", WACV 2021)."""
 import torch
-import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init, kaiming_init
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmattn.models.utils import check_odd_kernels, check_positive_int
+from mmattn.models.utils import (check_bool, check_cfg, check_channels,
+                                 check_feature_map, check_odd_kernel,
+                                 norm_any_size)
 from mmattn.registry import PLUGIN, register
 
 
@@ -68,8 +68,11 @@ class TripletAttention(BaseModule):
                  norm_cfg: dict = dict(type='BN', momentum=0.01),
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_positive_int('TripletAttention', 'in_channels', in_channels)
-        check_odd_kernels('TripletAttention', 'kernel_size', (kernel_size, ))
+        check_channels('TripletAttention', 'in_channels', in_channels)
+        check_odd_kernel('TripletAttention', 'kernel_size', kernel_size)
+        check_bool('TripletAttention', 'no_spatial', no_spatial)
+        check_cfg('TripletAttention', 'norm_cfg', norm_cfg)
+        self.in_channels = in_channels
         self.no_spatial = no_spatial
         self.branch_names = ('cw', 'hc') if no_spatial else ('cw', 'hc',
                                                              'hw')
@@ -92,20 +95,12 @@ class TripletAttention(BaseModule):
     @staticmethod
     def _gate(branch: nn.Sequential, pooled: Tensor) -> Tensor:
         conv, norm = branch
-        y = conv(pooled)
-        if (norm.training and isinstance(norm, _BatchNorm)
-                and norm.running_mean is not None
-                and y.shape[0] * y.shape[2] * y.shape[3] == 1):
-            # One value per channel (the H-W gate on a batch of one 1×1
-            # map): batch statistics are undefined and BatchNorm raises, so
-            # normalise with the running ones instead.
-            y = F.batch_norm(y, norm.running_mean, norm.running_var,
-                             norm.weight, norm.bias, False, 0., norm.eps)
-        else:
-            y = norm(y)
-        return y.sigmoid()
+        # One value per channel (the H-W gate on a batch of one 1×1 map)
+        # has no batch statistics, and GroupNorm refuses single values.
+        return norm_any_size(norm, conv(pooled)).sigmoid()
 
     def forward(self, x: Tensor) -> Tensor:
+        check_feature_map('TripletAttention', x, self.in_channels)
         gates = [
             # pooled (B, 2, C, W); gate (B, 1, C, W) -> (B, C, 1, W)
             self._gate(self.cw, _z_pool(x, 2)).transpose(1, 2),

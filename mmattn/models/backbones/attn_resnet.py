@@ -19,9 +19,10 @@ detection option (``frozen_stages``, ``norm_eval``, ``with_cp``, ``style``,
   (:meth:`AttnResNet.connected_attention`); ``make_res_layer`` hands it to
   the block when the block is built.
 """
+import inspect
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from mmcv.cnn import build_conv_layer, build_norm_layer, build_plugin_layer
 from mmdet.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
@@ -31,6 +32,13 @@ from torch import Tensor, nn
 from torch.utils import checkpoint
 
 from mmattn.models.connect import AttentionState, ConnectedAttention
+from mmattn.models.utils import (MAX_CHANNELS, MAX_KERNEL_SIZE, check_bool,
+                                 check_cfg, check_cfg_arguments,
+                                 check_cfg_leaves_out,
+                                 check_channels, check_choice,
+                                 check_feature_map, check_flags,
+                                 check_int_sequence, check_positive_int,
+                                 check_real)
 from mmattn.registry import BACKBONE, MODELS, check_type, register
 
 
@@ -80,6 +88,49 @@ def check_pretrained_keys(module: nn.Module, init_cfg: dict) -> None:
         f'and shape among the model\'s {len(own)}), so nothing would be '
         f'loaded. Unexpected keys (first 5): {unexpected[:5]}; missing keys '
         f'(first 5): {missing[:5]}. Hint: {hint}.')
+
+
+def checked_out_indices(module: str, value: Union[int, Sequence[int]],
+                        num_stages: int) -> Tuple[int, ...]:
+    """``out_indices`` as stage indices in [0, num_stages), negative ones
+    counted from the last stage (as mmpretrain's ResNet does); raise
+    TypeError/ValueError naming ``module`` unless they are integers in
+    [-num_stages, num_stages) that give each stage at most once, in
+    increasing order (the order of the outputs)."""
+    rule = (f'it must be a stage index or a list or tuple of them, in '
+            f'[-{num_stages}, {num_stages - 1}] (negative ones count from the '
+            'last stage), each stage once and in increasing order, the order '
+            'of the outputs')
+    indices = (value, ) if isinstance(value, int) else value
+    if not isinstance(indices, (list, tuple)) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in indices):
+        raise TypeError(f'{module}: out_indices={value!r} is invalid; {rule}.')
+    stages = tuple(i % num_stages if -num_stages <= i < num_stages else None
+                   for i in indices)
+    if not stages or None in stages or any(
+            later <= earlier for earlier, later in zip(stages, stages[1:])):
+        raise ValueError(
+            f'{module}: out_indices={value!r} is invalid; {rule}.')
+    return stages
+
+
+def check_plugins(module: str, plugins, num_stages: int) -> None:
+    """Raise TypeError/ValueError naming ``module`` unless ``plugins`` is a
+    list of ``dict(cfg=..., position=..., stages=...)`` (stages optional,
+    one flag per stage) whose cfg leaves ``in_channels`` to the block."""
+    if not isinstance(plugins, (list, tuple)) or not all(
+            isinstance(p, Mapping) and 'cfg' in p and 'position' in p
+            for p in plugins):
+        raise TypeError(
+            f'{module}: plugins={plugins!r} is invalid; it must be a list '
+            'of dict(cfg=dict(type=...), position=..., stages=...).')
+    for index, plugin in enumerate(plugins):
+        check_cfg(module, f'plugins[{index}] cfg', plugin['cfg'])
+        check_cfg_leaves_out(module, f'plugins[{index}] cfg', plugin['cfg'],
+                             ('in_channels', ))
+        if plugin.get('stages') is not None:
+            check_flags(module, f'plugins[{index}] stages', plugin['stages'],
+                        num_stages, f'stage (num_stages={num_stages})')
 
 
 @dataclass(frozen=True)
@@ -135,6 +186,10 @@ class AttnBlockMixin:
                     "give one a distinct 'postfix' in its cfg")
             self.add_module(name, layer)
             self.position_plugins[position].append(name)
+        # mmdet's Bottleneck attributes, which mmdet code and users read.
+        self.with_plugins = plugins is not None
+        for position, names in self.position_plugins.items():
+            setattr(self, f'{position}_plugin_names', names)
 
     def attach_connected(self,
                          connected: Sequence[ConnectedAttention]) -> None:
@@ -265,6 +320,10 @@ class AttnBottleneck(AttnBlockMixin, Bottleneck):
             raise ValueError(
                 f'AttnBottleneck: conv2_norm={conv2_norm!r} is invalid '
                 'without conv2_cfg; only a conv replacement may drop bn2')
+        # Whether mmdet builds conv2 deformable (it pops the flag).
+        dcn = kwargs.get('dcn')
+        deformable = dcn is not None and not dcn.get('fallback_on_stride',
+                                                     False)
         super().__init__(inplanes, planes, *args, **kwargs)
         width = int(planes * width_multiplier)
         if width < 1:
@@ -273,7 +332,7 @@ class AttnBottleneck(AttnBlockMixin, Bottleneck):
                 f'invalid; planes * width_multiplier must be >= 1 '
                 f'(planes={planes})')
         if width != planes:
-            self._set_width(width)
+            self._set_width(width, deformable)
         if conv2_cfg is not None:
             check_type(conv2_cfg, 'conv2_cfg')
             self.conv2 = MODELS.build(
@@ -302,15 +361,17 @@ class AttnBottleneck(AttnBlockMixin, Bottleneck):
         out = self.norm3(self.conv3(out))
         return self.apply_plugins(out, 'after_conv3'), state
 
-    def _set_width(self, width: int) -> None:
-        """Rebuild conv1-conv3 and bn1-bn2 for an inner width != planes."""
+    def _set_width(self, width: int, deformable: bool) -> None:
+        """Rebuild conv1-conv3 and bn1-bn2 for an inner width != planes,
+        conv2 deformable when mmdet built it so."""
         self.conv1 = build_conv_layer(self.conv_cfg, self.inplanes, width, 1,
                                       stride=self.conv1_stride, bias=False)
         self.add_module(self.norm1_name,
                         build_norm_layer(self.norm_cfg, width, postfix=1)[1])
         self.conv2 = build_conv_layer(
-            self.conv_cfg, width, width, 3, stride=self.conv2_stride,
-            padding=self.dilation, dilation=self.dilation, bias=False)
+            self.dcn if deformable else self.conv_cfg, width, width, 3,
+            stride=self.conv2_stride, padding=self.dilation,
+            dilation=self.dilation, bias=False)
         self.add_module(self.norm2_name,
                         build_norm_layer(self.norm_cfg, width, postfix=2)[1])
         self.conv3 = build_conv_layer(self.conv_cfg, width,
@@ -362,27 +423,14 @@ class AttnResNet(ResNet):
                  init_cfg=None,
                  pretrained: Optional[str] = None,
                  **kwargs) -> None:
-        if depth not in self.arch_settings:
-            raise ValueError(
-                f'{type(self).__name__}: depth={depth!r} is invalid; it must '
-                f'be one of {tuple(self.arch_settings)}')
-        if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(
-                f'{type(self).__name__}: frozen_stages={frozen_stages!r} is '
-                f'invalid; it must lie in [-1, num_stages={num_stages}]')
-        for index, plugin in enumerate(kwargs.get('plugins') or []):
-            # mmdet asserts this without a message.
-            stages = plugin.get('stages')
-            if stages is not None and len(stages) != num_stages:
-                raise ValueError(
-                    f'{type(self).__name__}: plugins[{index}] stages='
-                    f'{tuple(stages)!r} is invalid; it needs one flag per '
-                    f'stage (num_stages={num_stages})')
-        if len(stage_with_conv2) < num_stages:
-            raise ValueError(
-                f'{type(self).__name__}: stage_with_conv2={stage_with_conv2!r}'
-                f' is invalid; it needs one flag per stage '
-                f'(num_stages={num_stages})')
+        resnet_args = self._checked_arguments(
+            depth, args,
+            dict(kwargs, num_stages=num_stages, frozen_stages=frozen_stages,
+                 zero_init_residual=zero_init_residual, init_cfg=init_cfg,
+                 pretrained=pretrained),
+            dict(conv2_cfg=conv2_cfg, stage_with_conv2=stage_with_conv2,
+                 conv2_norm=conv2_norm, width_multiplier=width_multiplier))
+        self.in_channels = resnet_args['in_channels']
         self._block_extras = dict(conv2_cfg=conv2_cfg,
                                   stage_with_conv2=tuple(stage_with_conv2),
                                   conv2_norm=conv2_norm,
@@ -390,10 +438,7 @@ class AttnResNet(ResNet):
         for argument in ('norm_cfg', 'conv_cfg', 'dcn'):
             check_type(kwargs.get(argument), argument)
         self._stages_built = 0
-        super().__init__(depth, *args, num_stages=num_stages,
-                         frozen_stages=frozen_stages,
-                         zero_init_residual=zero_init_residual,
-                         init_cfg=init_cfg, pretrained=pretrained, **kwargs)
+        super().__init__(**resnet_args)
         if zero_init_residual and init_cfg is None and pretrained is None:
             # mmdet decides this with `block is Bottleneck`, which our
             # subclasses fail: set the residual norm's zero init here.
@@ -402,6 +447,134 @@ class AttnResNet(ResNet):
                     block.init_cfg = dict(
                         type='Constant', val=0,
                         override=dict(name=block.residual_norm))
+
+    def _checked_arguments(self, depth: int, args: tuple, kwargs: dict,
+                           extras: dict) -> dict:
+        """mmdet ResNet's arguments, bound, checked (mmdet asserts without a
+        message, fails deep inside or takes a wrong value silently) and with
+        the defaults of ``strides``, ``dilations``, ``out_indices`` and
+        ``stage_with_dcn`` following ``num_stages``; then the checks of
+        ``extras``, AttnResNet's own arguments."""
+        name = type(self).__name__
+        try:
+            bound = inspect.signature(ResNet.__init__).bind(
+                self, depth, *args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f'{name}: {error}') from None
+        given = set(bound.arguments)
+        bound.apply_defaults()
+        resnet_args = dict(bound.arguments)
+        del resnet_args['self']
+        a = resnet_args
+        check_choice(name, 'depth', depth, tuple(self.arch_settings))
+        bottleneck = issubclass(self.arch_settings[depth][0], Bottleneck)
+        check_channels(name, 'in_channels', a['in_channels'])
+        if a['stem_channels'] is not None:
+            check_channels(name, 'stem_channels', a['stem_channels'])
+        check_channels(name, 'base_channels', a['base_channels'])
+        num_stages = a['num_stages']
+        check_positive_int(name, 'num_stages', num_stages, 4)
+        for key in ('strides', 'dilations', 'stage_with_dcn'):
+            if key not in given:
+                a[key] = a[key][:num_stages]
+        if 'out_indices' not in given:
+            a['out_indices'] = tuple(range(num_stages))
+        per_stage = f'stage (num_stages={num_stages})'
+        for key in ('strides', 'dilations'):
+            check_int_sequence(name, key, a[key], num_stages, 1,
+                               MAX_KERNEL_SIZE, per_stage)
+        a['out_indices'] = checked_out_indices(name, a['out_indices'],
+                                               num_stages)
+        check_choice(name, 'style', a['style'], ('pytorch', 'caffe'))
+        for key in ('deep_stem', 'avg_down'):
+            check_bool(name, key, a[key])
+        frozen_stages = a['frozen_stages']
+        if not (isinstance(frozen_stages, int)
+                and not isinstance(frozen_stages, bool)
+                and -1 <= frozen_stages <= num_stages):
+            raise (ValueError if isinstance(frozen_stages, int) else
+                   TypeError)(
+                f'{name}: frozen_stages={frozen_stages!r} is invalid; it '
+                f'must lie in [-1, num_stages={num_stages}]')
+        check_cfg(name, 'conv_cfg', a['conv_cfg'], optional=True)
+        check_cfg(name, 'norm_cfg', a['norm_cfg'])
+        check_bool(name, 'norm_eval', a['norm_eval'])
+        check_cfg(name, 'dcn', a['dcn'], optional=True)
+        check_flags(name, 'stage_with_dcn', a['stage_with_dcn'], num_stages,
+                    per_stage, exact=a['dcn'] is not None)
+        plugins = a['plugins']
+        if plugins is not None:
+            check_plugins(name, plugins, num_stages)
+        for key in ('with_cp', 'zero_init_residual'):
+            check_bool(name, key, a[key])
+        if a['pretrained'] is not None and not isinstance(
+                a['pretrained'], str):
+            raise TypeError(f"{name}: pretrained={a['pretrained']!r} is "
+                            'invalid; it must be a path or URL, or None.')
+        if a['pretrained'] is not None and a['init_cfg'] is not None:
+            raise ValueError(
+                f"{name}: pretrained={a['pretrained']!r} is invalid with "
+                "init_cfg set; use init_cfg=dict(type='Pretrained', "
+                'checkpoint=...) alone.')
+
+        conv2_cfg = extras['conv2_cfg']
+        check_cfg(name, 'conv2_cfg', conv2_cfg, optional=True)
+        if conv2_cfg is not None:
+            check_cfg_leaves_out(name, 'conv2_cfg', conv2_cfg,
+                                 ('in_channels', 'out_channels', 'stride'))
+            conv2_type = conv2_cfg['type']
+            if isinstance(conv2_type, str) and conv2_type in MODELS:
+                check_cfg_arguments(name, 'conv2_cfg', conv2_cfg,
+                                    MODELS.get(conv2_type))
+        check_flags(name, 'stage_with_conv2', extras['stage_with_conv2'],
+                    num_stages, per_stage, exact=False)
+        check_bool(name, 'conv2_norm', extras['conv2_norm'])
+        width_multiplier = extras['width_multiplier']
+        check_real(name, 'width_multiplier', width_multiplier, 0,
+                   MAX_CHANNELS)
+
+        stem_channels = a['stem_channels'] or a['base_channels']
+        if a['deep_stem'] and stem_channels < 2:
+            raise ValueError(
+                f"{name}: stem_channels={a['stem_channels']!r} is invalid; "
+                f'the deep stem halves it, so it must be >= 2 (it is '
+                f'{stem_channels})')
+        widest = a['base_channels'] * 2**(num_stages - 1)
+        expansion = self.arch_settings[depth][0].expansion
+        if widest * expansion > MAX_CHANNELS:
+            raise ValueError(
+                f"{name}: base_channels={a['base_channels']!r} is invalid; "
+                f'the last stage would have {widest * expansion} channels, '
+                f'more than {MAX_CHANNELS}')
+        if bottleneck and not (
+                int(a['base_channels'] * width_multiplier) >= 1
+                and int(widest * width_multiplier) <= MAX_CHANNELS):
+            raise ValueError(
+                f'{name}: width_multiplier={width_multiplier!r} is invalid; '
+                f"the inner widths base_channels * 2**i * width_multiplier "
+                f'must lie in [1, {MAX_CHANNELS}]')
+        dcn_stages = [
+            i for i in range(num_stages) if a['dcn'] is not None
+            and a['stage_with_dcn'][i]
+        ]
+        if dcn_stages and a['conv_cfg'] is not None:
+            raise ValueError(
+                f"{name}: dcn={a['dcn']!r} is invalid with conv_cfg="
+                f"{a['conv_cfg']!r}; deformable convs need conv_cfg=None")
+        if dcn_stages and not bottleneck:
+            raise ValueError(
+                f"{name}: dcn={a['dcn']!r} is invalid with depth={depth}; "
+                'deformable convs replace the 3x3 conv of a Bottleneck '
+                '(depth 50, 101 or 152)')
+        both = [
+            i for i in dcn_stages
+            if conv2_cfg is not None and extras['stage_with_conv2'][i]
+        ]
+        if both:
+            raise ValueError(
+                f"{name}: dcn={a['dcn']!r} is invalid with conv2_cfg="
+                f'{conv2_cfg!r}; both would replace conv2 in stages {both}')
+        return resnet_args
 
     def init_weights(self) -> None:
         # mmengine would load a mismatching checkpoint with a warning only.
@@ -451,6 +624,7 @@ class AttnResNet(ResNet):
         return []
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        check_feature_map(type(self).__name__, x, self.in_channels)
         if self.deep_stem:
             x = self.stem(x)
         else:

@@ -4,6 +4,11 @@ Connected Attentions for Convolutional Neural Networks", arXiv:2007.05099).
 from typing import List, Optional
 
 from mmattn.models.connect import DCA
+from mmattn.models.connect.dca import (CHANNEL_MATCHINGS, CONNECTIONS,
+                                       connectable)
+from mmattn.models.utils import (check_cfg, check_cfg_arguments,
+                                 check_cfg_leaves_out, check_choice,
+                                 check_positive_int)
 from mmattn.registry import (BACKBONE, CONV_REPLACEMENT, MODELS, check_type,
                              list_models, register)
 
@@ -73,10 +78,29 @@ class DCAResNet(AttnResNet):
                  channel_matching: str = '2fc',
                  matching_reduction: int = 16,
                  **kwargs) -> None:
-        attention = dict(attention or dict(type='SE'))
+        # Before anything reads depth (the conv-replacement check below).
+        check_choice('DCAResNet', 'depth', depth, tuple(self.arch_settings))
+        attention = dict(type='SE') if attention is None else attention
+        check_cfg('DCAResNet', 'attention', attention)
         check_type(attention, 'DCAResNet.attention')
-        name = MODELS.get(attention['type']).__name__
+        attention = dict(attention)
+        attention_cls = MODELS.get(attention['type'])
+        if not hasattr(attention_cls, 'dca_links'):
+            raise ValueError(
+                f'DCAResNet: attention={attention!r} is invalid; DCA '
+                f'connects {tuple(connectable())}')
+        name = attention_cls.__name__
         self._replaces_conv = name in list_models(CONV_REPLACEMENT)
+        check_cfg_leaves_out(
+            'DCAResNet', 'attention', attention,
+            ('in_channels', 'out_channels', 'stride')
+            if self._replaces_conv else ('in_channels', ))
+        check_cfg_arguments('DCAResNet', 'attention', attention, attention_cls)
+        check_choice('DCAResNet', 'connection', connection, CONNECTIONS)
+        check_choice('DCAResNet', 'channel_matching', channel_matching,
+                     CHANNEL_MATCHINGS)
+        check_positive_int('DCAResNet', 'matching_reduction',
+                           matching_reduction)
         if self._replaces_conv:
             if self.arch_settings.get(depth, (AttnBottleneck, ))[0] is not \
                     AttnBottleneck:

@@ -2,6 +2,9 @@
 arXiv:2106.08382, 2021)."""
 from typing import Optional
 
+from mmattn.models.attention import DMSA
+from mmattn.models.utils import (check_cfg_arguments, check_cfg_leaves_out,
+                                 check_dict)
 from mmattn.registry import BACKBONE, register
 
 from .attn_resnet import AttnBottleneck, AttnResNet
@@ -38,5 +41,15 @@ class DMSANet(AttnResNet):
 
     def __init__(self, depth: int, dmsa_cfg: Optional[dict] = None,
                  **kwargs) -> None:
+        if 'conv2_cfg' in kwargs:
+            raise TypeError(
+                f"DMSANet: conv2_cfg={kwargs['conv2_cfg']!r} is invalid; "
+                "DMSANet's conv2 is DMSA, configured by dmsa_cfg")
+        if dmsa_cfg is not None:
+            check_dict('DMSANet', 'dmsa_cfg', dmsa_cfg)
+            check_cfg_leaves_out('DMSANet', 'dmsa_cfg', dmsa_cfg,
+                                 ('type', 'in_channels', 'out_channels',
+                                  'stride'))
+            check_cfg_arguments('DMSANet', 'dmsa_cfg', dmsa_cfg, DMSA)
         super().__init__(
             depth, conv2_cfg=dict(type='DMSA', **(dmsa_cfg or {})), **kwargs)

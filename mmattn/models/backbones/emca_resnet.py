@@ -4,8 +4,9 @@ doi:10.1109/ACCESS.2022.3205602)."""
 from typing import List, Optional
 
 from mmattn.models.connect import EMCA, ConnectedAttention, EMCASqueeze
-from mmattn.models.connect.emca import EXCITATIONS
-from mmattn.models.utils import check_choice
+from mmattn.models.connect.emca import EXCITATIONS, REFINES
+from mmattn.models.utils import (check_cfg_arguments, check_cfg_leaves_out,
+                                 check_choice, check_dict)
 from mmattn.registry import BACKBONE, register
 
 from .attn_resnet import AttnResNet, BlockSite
@@ -75,6 +76,13 @@ class EMCAResNet(AttnResNet):
         check_choice('EMCAResNet', 'placement', placement, self.placements)
         check_choice('EMCAResNet', 'excitation', excitation,
                      tuple(EXCITATIONS))
+        check_choice('EMCAResNet', 'refine', refine, REFINES)
+        if excitation_cfg is not None:
+            check_dict('EMCAResNet', 'excitation_cfg', excitation_cfg)
+            check_cfg_leaves_out('EMCAResNet', 'excitation_cfg',
+                                 excitation_cfg, ('type', 'in_channels'))
+            check_cfg_arguments('EMCAResNet', 'excitation_cfg',
+                                excitation_cfg, EXCITATIONS[excitation])
         self.coverage = coverage
         self.placement = placement
         self._emca_args = dict(excitation=excitation,

@@ -47,6 +47,11 @@ class EPSANet(AttnResNet):
 
     def __init__(self, depth: int, variant: str = 'small', **kwargs) -> None:
         check_choice('EPSANet', 'variant', variant, tuple(self.variants))
+        for key in ('conv2_cfg', 'width_multiplier'):
+            if key in kwargs:
+                raise TypeError(
+                    f'EPSANet: {key}={kwargs[key]!r} is invalid; '
+                    f'variant={variant!r} sets it')
         setting = self.variants[variant]
         super().__init__(
             depth,
