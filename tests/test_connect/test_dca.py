@@ -11,6 +11,7 @@ from mmattn.models.attention import CBAM, ECA, GC, SE, SK, GatherExcite
 from mmattn.models.connect import DCA, AttentionState
 from mmattn.models.connect.dca import ChannelMatch, Connection, connect
 from mmattn.models.utils import match_spatial
+from mmattn_test_utils import randomise
 
 
 def set_(param, value):
@@ -124,16 +125,9 @@ STATE_SHAPES = {
 }
 
 
-def randomize(module):
-    with torch.no_grad():
-        for p in module.parameters():
-            p.normal_(std=0.3)
-    return module.eval()
-
-
 @pytest.mark.parametrize('name', list(ATTENTIONS))
 def test_unconnected_is_the_plain_attention(name):
-    attention = randomize(ATTENTIONS[name]())
+    attention = randomise(ATTENTIONS[name](), std=0.3).eval()
     dca = DCA(attention, 32).eval()
     assert extra_params(dca) == 0
     assert not dca.connect and not dca.match
@@ -191,7 +185,7 @@ def test_same_channels_build_no_matching():
 
 
 def test_connected_se_by_hand():
-    se = randomize(SE(8, reduction=4))
+    se = randomise(SE(8, reduction=4), std=0.3).eval()
     dca = DCA(se, 8, 4, channel_matching='1fc').eval()
     conn = dca.connect['channel']
     set_(conn.gain, 0.5)
@@ -211,7 +205,7 @@ def test_connected_se_by_hand():
 
 
 def test_gc_starts_as_plain_gc_then_adds_matched_state():
-    gc = randomize(GC(8, ratio=1 / 4))
+    gc = randomise(GC(8, ratio=1 / 4), std=0.3).eval()
     dca = DCA(gc, 8, 4).eval()  # '2fc', no norm after
     x = torch.randn(2, 8, 5, 5)
     prev = AttentionState(dict(channel=torch.randn(2, 1, 4)))
@@ -228,7 +222,7 @@ def test_gc_starts_as_plain_gc_then_adds_matched_state():
 
 
 def test_cbam_states_are_the_refined_maps_and_spatial_is_pooled():
-    cbam = randomize(CBAM(8, reduction=2))
+    cbam = randomise(CBAM(8, reduction=2), std=0.3).eval()
     dca = DCA(cbam, 8, 4).eval()
     x = torch.randn(2, 8, 6, 6)
     prev_spatial = torch.randn(2, 4, 12, 12)
@@ -254,7 +248,8 @@ def test_cbam_states_are_the_refined_maps_and_spatial_is_pooled():
 
 
 def test_sk_state_is_branch_gap_of_selected_features():
-    sk = randomize(SK(8, 8, groups=1, reduction=2, min_channels=1))
+    sk = randomise(SK(8, 8, groups=1, reduction=2, min_channels=1),
+                   std=0.3).eval()
     dca = DCA(sk, 8).eval()
     x = torch.randn(2, 8, 5, 5)
     out, state = dca(x, AttentionState())
