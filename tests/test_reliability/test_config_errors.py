@@ -53,7 +53,7 @@ def test_misspelled_attention_in_backbone_config(cfg, typo, suggestion):
     with pytest.raises(UnknownTypeError) as info:
         MODELS.build(cfg)
     message = str(info.value)
-    assert f"Unknown model type '{typo}'" in message
+    assert f"Unknown type '{typo}' at " in message
     assert f'Closest registered names: {suggestion}' in message
 
 
