@@ -25,15 +25,19 @@ that is not complete. ``tools/train.py`` sets
 (see :func:`mmattn.cli.configure_checkpointing`) unless the config chose
 its own backend.
 
-Not covered: with ``max_keep_ckpts``, mmengine's ``CheckpointHook``
-removes the oldest checkpoint *before* writing the new one; a process
-killed during that write keeps one checkpoint fewer (still all intact).
+With ``max_keep_ckpts``, mmengine's ``CheckpointHook`` removes the oldest
+checkpoint *before* writing the new one, so a process killed during that
+write would be left with one checkpoint fewer (none with
+``max_keep_ckpts=1``). The backend therefore defers a ``remove`` until the
+next file written into the same directory is complete: the old checkpoint
+goes only once the new one exists (a run that ends without another write
+keeps it).
 """
 import os
 import os.path as osp
 import uuid
 from pathlib import Path
-from typing import IO, Union
+from typing import IO, Dict, List, Union
 
 from mmengine.fileio import LocalBackend, register_backend
 
@@ -57,7 +61,21 @@ class AtomicLocalBackend(LocalBackend):
 
     A process killed during a write leaves a hidden
     ``.<name>.<random>.tmp`` file next to the target, which nothing reads.
+    ``remove`` is deferred until the next write into the file's directory
+    completes (see the module docstring).
     """
+
+    #: Files to remove once a write into their directory completes, by
+    #: directory (shared by the instances mmengine creates per call).
+    _pending_removals: Dict[str, List[str]] = {}
+
+    def remove(self, filepath: Union[str, Path]) -> None:
+        path = osp.abspath(os.fspath(filepath))
+        if osp.isdir(path):
+            raise IsADirectoryError(f'{path} is a directory')
+        if not osp.exists(path):
+            raise FileNotFoundError(f'{path} does not exist')
+        self._pending_removals.setdefault(osp.dirname(path), []).append(path)
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
         self._replace(obj, filepath, 'wb')
@@ -89,6 +107,9 @@ class AtomicLocalBackend(LocalBackend):
                 os.remove(temporary)
             raise
         _sync_directory(directory)
+        for path in self._pending_removals.pop(directory, []):
+            if path != target and osp.isfile(path):
+                os.remove(path)
 
 
 def write_atomically(data: Union[bytes, str], filepath: str) -> None:

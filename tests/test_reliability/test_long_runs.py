@@ -6,9 +6,9 @@ data/retinanet_r50-ema_tiny_shapes.py and stop them at a known point
 (pause_points.py: the process announces that it is inside a checkpoint
 write, or about to run an iteration, and waits for the test):
 
-* SIGKILL in the middle of writing ``iter_6.pth``: ``iter_3.pth`` and the
-  ``last_checkpoint`` pointer to it are intact, ``iter_6.pth`` does not
-  exist (only the hidden temporary file); then, with the truncated
+* SIGKILL in the middle of writing ``iter_6.pth`` (``max_keep_ckpts=1``):
+  ``iter_3.pth`` and the ``last_checkpoint`` pointer to it are intact,
+  ``iter_6.pth`` does not exist (only the hidden temporary file); then, with the truncated
   ``iter_6.pth`` a non-atomic writer would have left named by
   ``last_checkpoint``, ``--resume`` warns naming both files and resumes
   from ``iter_3.pth``;
@@ -73,14 +73,15 @@ def _pausing_config(tmp_path, pause_dir, hook=None, backend=None,
 
 
 def _train_command(config, work_dir, shapes_data, length, interval, *extra,
-                   unit='iters'):
+                   unit='iters', options=()):
     """train.py for ``length`` iterations (``unit='epochs'``: epochs of an
-    epoch-based config), a checkpoint every ``interval`` of them."""
+    epoch-based config), a checkpoint every ``interval`` of them, and more
+    ``--cfg-options``."""
     return [sys.executable, TRAIN, config, '--work-dir', str(work_dir),
             *extra, '--cfg-options',
             f'train_dataloader.dataset.data_root={shapes_data}/',
             f'train_cfg.max_{unit}={length}',
-            f'default_hooks.checkpoint.interval={interval}']
+            f'default_hooks.checkpoint.interval={interval}', *options]
 
 
 def _env(**extra):
@@ -122,7 +123,7 @@ def _run(command, log_path):
 
 def _interrupt_at_pause(tmp_path, shapes_data, signal_number, length,
                         interval, hook=None, backend=None, extra=(),
-                        unit='iters'):
+                        unit='iters', options=()):
     """Train the pausing config in ``tmp_path/work``, send
     ``signal_number`` once it paused, then release it (a process killed
     by SIGKILL never sees that) and return (exit code, output, work dir)."""
@@ -133,7 +134,7 @@ def _interrupt_at_pause(tmp_path, shapes_data, signal_number, length,
     log_path = str(tmp_path / 'interrupted.log')
     process, log = _start(
         _train_command(config, work, shapes_data, length, interval,
-                       unit=unit),
+                       unit=unit, options=options),
         log_path)
     _wait_for_pause(process, pause_dir, log_path)
     process.send_signal(signal_number)
@@ -144,9 +145,11 @@ def _interrupt_at_pause(tmp_path, shapes_data, signal_number, length,
 
 def test_kill_during_a_checkpoint_write_then_auto_resume_past_damage(
         tmp_path, shapes_data):
-    code, _, work = _interrupt_at_pause(tmp_path, shapes_data,
-                                        signal.SIGKILL, 9, 3,
-                                        backend='iter_6.pth')
+    # max_keep_ckpts=1: mmengine removes iter_3.pth before writing
+    # iter_6.pth; the atomic backend defers that until iter_6.pth exists.
+    code, _, work = _interrupt_at_pause(
+        tmp_path, shapes_data, signal.SIGKILL, 9, 3, backend='iter_6.pth',
+        options=['default_hooks.checkpoint.max_keep_ckpts=1'])
     assert code == -signal.SIGKILL
 
     temporary = [name for name in os.listdir(work)
@@ -295,6 +298,19 @@ def _training_checkpoint(path, iteration, **extra):
                 'state_dict': {'w': torch.full((3, ), float(iteration))},
                 'optimizer': {}, **extra}, path)
     return str(path)
+
+
+def test_atomic_backend_removes_only_after_the_next_write(tmp_path):
+    """mmengine's CheckpointHook removes the oldest checkpoint (through one
+    backend instance) before it writes the new one (through another)."""
+    old, new = tmp_path / 'iter_1.pth', tmp_path / 'iter_2.pth'
+    old.write_bytes(b'old')
+    AtomicLocalBackend().remove(old)
+    assert old.exists()
+    AtomicLocalBackend().put(b'new', new)
+    assert not old.exists() and new.read_bytes() == b'new'
+    with pytest.raises(FileNotFoundError):
+        AtomicLocalBackend().remove(old)
 
 
 def test_atomic_backend_keeps_the_old_file_when_a_write_fails(tmp_path):
