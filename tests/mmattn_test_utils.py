@@ -1,4 +1,5 @@
 """Helpers shared by test modules (fixtures live in conftest.py)."""
+import copy
 import math
 import os.path as osp
 import socket
@@ -457,3 +458,41 @@ def half_group_rules() -> List:
         ('in_channels',
          lambda kw: kw['in_channels'] % (2 * kw['groups']) == 0),
     ]
+
+
+def assert_same_function(module: nn.Module, reference: Callable, x,
+                         rtol: float = 1e-5, atol: float = 1e-5) -> None:
+    """``module(x)`` computes ``reference(module, x)``, a straightforward
+    computation from the module's parameters: in value and in the gradients
+    it gives ``x`` and every parameter, for a random upstream gradient.
+
+    The reference runs in float64 on a copy of the module: the exact
+    function, against which the float32 module may differ by rounding only
+    (a float32 reference would add its own). The absolute tolerance scales
+    with each tensor's largest magnitude.
+    """
+    exact_module = copy.deepcopy(module).double()
+    x = x.detach().requires_grad_()
+    x_exact = x.detach().double().requires_grad_()
+    out = module(x)
+    expected = reference(exact_module, x_exact)
+
+    def close(got, want, what):
+        torch.testing.assert_close(
+            got.double(), want, rtol=rtol,
+            atol=atol * max(1.0, float(want.abs().max())), msg=what)
+
+    close(out, expected, 'output')
+    grad = torch.randn_like(out)
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    exact_params = dict(exact_module.named_parameters())
+    got = torch.autograd.grad(out, [x] + [p for _, p in named], grad,
+                              allow_unused=True)
+    want = torch.autograd.grad(
+        expected, [x_exact] + [exact_params[n] for n, _ in named],
+        grad.double(), allow_unused=True)
+    for name, a, b in zip(['input'] + [n for n, _ in named], got, want):
+        if a is None or b is None:
+            assert a is None and b is None, f'gradient of {name}'
+            continue
+        close(a, b, f'gradient of {name}')

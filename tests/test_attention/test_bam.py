@@ -4,8 +4,9 @@ import torch.nn.functional as F
 
 from mmattn.models.attention import BAM
 from mmattn.models.utils import MAX_KERNEL_SIZE
-from mmattn_test_utils import (ValidationSpec, argument_rule, is_channels,
-                               is_one_of, is_positive_int, randomise)
+from mmattn_test_utils import (ValidationSpec, argument_rule,
+                               assert_same_function, is_channels, is_one_of,
+                               is_positive_int, randomise)
 
 
 @pytest.mark.parametrize('channels,reduction', [(256, 16), (64, 4), (48, 16)])
@@ -49,6 +50,13 @@ def reference(bam, x, dilation, fusion):
     combined = mc + ms if fusion == 'sum' else mc * ms
     # Eq. 1: F' = F + F ⊗ σ(M_c + M_s).
     return x + x * torch.sigmoid(combined)
+
+
+@pytest.mark.parametrize('fusion', ['sum', 'product'])
+def test_gradients_match_paper_equations(fusion):
+    bam = randomise(BAM(32, reduction=4, fusion=fusion), std=0.3).eval()
+    assert_same_function(bam, lambda m, x: reference(m, x, 4, fusion),
+                         torch.randn(2, 32, 9, 6))
 
 
 @pytest.mark.parametrize('fusion', ['sum', 'product'])

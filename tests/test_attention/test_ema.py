@@ -3,7 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from mmattn.models.attention import EMA
-from mmattn_test_utils import (ValidationSpec, argument_rule, is_channels,
+from mmattn_test_utils import (ValidationSpec, argument_rule,
+                               assert_same_function, is_channels,
                                is_positive_int, randomise)
 
 
@@ -66,16 +67,7 @@ def test_gradients_match_the_seven_steps(channels, factor):
     # Cg = 8 runs the 3x3 conv as one grouped conv, Cg = 16 on the folded
     # groups: both must be the spec's function, gradients included.
     ema = randomise(EMA(channels, factor=factor))
-    x = torch.randn(2, channels, 6, 5, requires_grad=True)
-    grad = torch.randn(2, channels, 6, 5)
-    grads = torch.autograd.grad((ema(x) * grad).sum(),
-                                [x, *ema.parameters()])
-    expected = torch.autograd.grad((_reference(ema, x) * grad).sum(),
-                                   [x, *ema.parameters()])
-    for name, got, want in zip(['x'] + [n for n, _ in ema.named_parameters()],
-                               grads, expected):
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5,
-                                   msg=name)
+    assert_same_function(ema, _reference, torch.randn(2, channels, 6, 5))
 
 
 def test_gap_of_x1_equals_the_groupnorm_bias():

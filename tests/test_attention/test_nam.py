@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from mmattn.models.attention import NAM
-from mmattn_test_utils import (ValidationSpec, argument_rule, is_channels,
-                               randomise)
+from mmattn_test_utils import (ValidationSpec, argument_rule,
+                               assert_same_function, is_channels, randomise)
 
 
 @pytest.mark.parametrize('channels', [64, 256, 24])
@@ -22,6 +22,14 @@ def reference(nam, x, gamma, training):
     bn_out = x_hat * gamma[:, None, None] + bn.bias[:, None, None]
     w = gamma.detach().abs() / gamma.detach().abs().sum()  # paper eq. 2
     return x * torch.sigmoid(w[:, None, None] * bn_out)
+
+
+@pytest.mark.parametrize('training', [True, False])
+def test_gradients_match_the_equations(training):
+    nam = randomise(NAM(16)).train(training)
+    x = torch.randn(3, 16, 5, 7)
+    assert_same_function(
+        nam, lambda m, x: reference(m, x, m.bn.weight, training), x)
 
 
 @pytest.mark.parametrize('training', [True, False])

@@ -5,7 +5,8 @@ import torch.nn.functional as F
 from mmattn.models.attention import PSA
 from mmattn.models.utils import MAX_KERNEL_SIZE
 from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
-                               is_channels, is_odd_kernel, is_positive_int)
+                               assert_same_function, is_channels,
+                               is_odd_kernel, is_positive_int)
 
 
 def psa_parameters(in_channels, out_channels, kernels, groups, reduction=16):
@@ -61,6 +62,17 @@ def reference_psa(module, x):
     total = sum(exp)
     return torch.cat([f * (e / total)[:, :, None, None]
                       for f, e in zip(feats, exp)], dim=1)
+
+
+@pytest.mark.parametrize('in_channels,groups', [(64, (1, 4, 8, 16)),
+                                                (128, (32, 32, 32, 32))])
+def test_gradients_match_per_branch_equations(in_channels, groups):
+    # EPSANet Small and Large widths: the thin groups run merged on CPU.
+    module = PSA(in_channels, in_channels, groups=groups)
+    for p in module.parameters():
+        p.data.normal_(0, 0.1)
+    assert_same_function(module, reference_psa,
+                         torch.randn(2, in_channels, 9, 7))
 
 
 @pytest.mark.parametrize('stride', [1, 2])

@@ -5,7 +5,8 @@ import torch
 
 from mmattn.models.attention import SRM
 from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
-                               is_channels, is_number_in, randomise)
+                               assert_same_function, is_channels, is_number_in,
+                               randomise)
 
 
 @pytest.mark.parametrize('channels', [64, 256, 24])
@@ -27,6 +28,14 @@ def reference_gate(srm, x, training):
         mu, var = srm.bn.running_mean, srm.bn.running_var
     z_hat = (z - mu) / (var + srm.bn.eps).sqrt() * srm.bn.weight + srm.bn.bias
     return torch.sigmoid(z_hat)[:, :, None, None]
+
+
+@pytest.mark.parametrize('training', [True, False])
+def test_gradients_match_style_pooling_cfc_bn_sigmoid(training):
+    srm = randomise(SRM(16)).train(training)
+    assert_same_function(
+        srm, lambda m, x: x * reference_gate(m, x, training),
+        torch.randn(4, 16, 5, 7) * 3 + 1)
 
 
 @pytest.mark.parametrize('training', [True, False])

@@ -3,8 +3,9 @@ import torch
 import torch.nn.functional as F
 
 from mmattn.models.attention import TripletAttention
-from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule, is_bool,
-                               is_cfg, is_channels, is_odd_kernel, randomise)
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
+                               assert_same_function, is_bool, is_cfg,
+                               is_channels, is_odd_kernel, randomise)
 
 
 def _reference(ta, x, hw_batch_stats=None):
@@ -49,6 +50,13 @@ def test_output_matches_rotated_branches(shape, train, no_spatial):
     x = torch.randn(*shape)
     expected = _reference(ta, x)
     torch.testing.assert_close(ta(x), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('train', [False, True])
+@pytest.mark.parametrize('no_spatial', [False, True])
+def test_gradients_match_rotated_branches(train, no_spatial):
+    ta = randomise(TripletAttention(8, no_spatial=no_spatial), std=0.3)
+    assert_same_function(ta.train(train), _reference, torch.randn(2, 8, 5, 7))
 
 
 def test_single_value_spatial_gate_uses_running_statistics_in_training():

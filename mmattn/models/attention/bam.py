@@ -1,5 +1,6 @@
 """Bottleneck Attention Module (Park et al., "BAM: Bottleneck Attention
 Module", BMVC 2018)."""
+import torch
 from mmengine.model import BaseModule, constant_init, kaiming_init
 from torch import Tensor, nn
 
@@ -113,4 +114,6 @@ class BAM(BaseModule):
             logits = channel + spatial
         else:
             logits = channel * spatial
-        return x * (1 + logits.sigmoid())
+        # x·(1 + σ) as x + x·σ, σ computed in place: one full-size tensor
+        # written fewer (the broadcast sum or product is a new tensor).
+        return torch.addcmul(x, x, logits.sigmoid_())

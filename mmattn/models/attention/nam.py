@@ -51,4 +51,7 @@ class NAM(BaseModule):
         check_feature_map('NAM', x, self.in_channels)
         scale = self.bn.weight.detach().abs()
         weights = (scale / scale.sum()).reshape(1, -1, 1, 1)
-        return x * (weights * batch_norm_any_size(self.bn, x)).sigmoid()
+        # The BN output is a new tensor that its backward does not need:
+        # weight and gate it in place, one full-size tensor instead of three.
+        gate = batch_norm_any_size(self.bn, x).mul_(weights).sigmoid_()
+        return x * gate

@@ -98,5 +98,10 @@ class SRM(BaseModule):
 def style_pool(x: Tensor, eps: float) -> Tensor:
     """SRM's style pooling: (B, C, H, W) -> (B, C, 2) holding the mean and
     ``sqrt(Var + eps)`` of each channel over H×W."""
-    var, mean = torch.var_mean(x, dim=(2, 3), correction=0)
-    return torch.stack((mean, (var + eps).sqrt()), dim=2)
+    # Two passes (mean, then the norm of the deviations) are several times
+    # faster on CPU than torch.var_mean's one-pass Welford reduction over
+    # H×W, and as stable.
+    mean = x.mean((2, 3), keepdim=True)
+    var = torch.linalg.vector_norm(x - mean, dim=(2, 3)).square() / (
+        x.shape[2] * x.shape[3])
+    return torch.stack((mean.flatten(1), (var + eps).sqrt()), dim=2)

@@ -112,11 +112,12 @@ class TripletAttention(BaseModule):
             # pooled (B, 2, H, W); gate (B, 1, H, W)
             gates.append(self._gate(self.hw, _z_pool(x, 1)))
         # Average while the gates are still small: only the sums and the
-        # final product touch full-size tensors.
+        # final product touch full-size tensors, and the sums accumulate in
+        # the first full-size one.
         scale = 1 / len(gates)
-        total = gates[0] * scale
-        for gate in gates[1:]:
-            total = total + gate * scale
+        total = gates[0] * scale + gates[1] * scale
+        for gate in gates[2:]:
+            total.add_(gate, alpha=scale)
         return x * total
 
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
