@@ -23,9 +23,15 @@ def make_divisible(value: float, divisor: int = 8, min_value: int = None,
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """ShuffleNet channel shuffle: (B, g*c, H, W) -> interleave the g groups."""
+    return shuffled_view(x, groups).reshape(x.shape)
+
+
+def shuffled_view(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """The channel-shuffled x as a view, (B, c, g, H, W): an elementwise op
+    on such views writes its result in shuffled order without a copy."""
     batch, channels, height, width = x.shape
     x = x.reshape(batch, groups, channels // groups, height, width)
-    return x.transpose(1, 2).reshape(batch, channels, height, width)
+    return x.transpose(1, 2)
 
 
 def keep_memory_format(out: Tensor, like: Tensor) -> Tensor:

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from mmattn.models.attention import ShuffleAttention
-from mmattn_test_utils import ValidationSpec, half_group_rules, randomise
+from mmattn_test_utils import (ValidationSpec, assert_same_function,
+                               half_group_rules, randomise)
 
 
 def _reference(sa, x):
@@ -32,6 +33,13 @@ def _reference(sa, x):
         s, i = divmod(p, channels // 2)
         out[:, 2 * i + s] = grouped[:, p]
     return out
+
+
+@pytest.mark.parametrize('shape,groups', [((2, 64, 5, 7), 8),
+                                          ((1, 48, 1, 1), 4)])
+def test_gradients_match_gating_by_hand(shape, groups):
+    sa = randomise(ShuffleAttention(shape[1], groups=groups), std=0.5)
+    assert_same_function(sa.train(), _reference, torch.randn(*shape))
 
 
 @pytest.mark.parametrize('channels,groups', [(256, 64), (64, 8), (96, 3),

@@ -4,10 +4,10 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import (MAX_CHANNELS, channel_shuffle, check_channels,
+from mmattn.models.utils import (MAX_CHANNELS, check_channels,
                                  check_divisible, check_feature_map,
                                  check_positive_int, group_norm_any_size,
-                                 keep_memory_format)
+                                 keep_memory_format, shuffled_view)
 from mmattn.registry import PLUGIN, register
 
 
@@ -82,13 +82,15 @@ class ShuffleAttention(BaseModule):
         # GN's affine followed by (W2, b2) is a single affine map: fold them
         # so that the normalised map is written once instead of three times.
         sweight = self.sweight.flatten()
-        spatial_gate = torch.sigmoid(
-            group_norm_any_size(x_spatial, self.gn.num_groups,
-                                sweight * self.gn.weight,
-                                sweight * self.gn.bias + self.sbias.flatten(),
-                                self.gn.eps))
+        spatial_gate = group_norm_any_size(
+            x_spatial, self.gn.num_groups, sweight * self.gn.weight,
+            sweight * self.gn.bias + self.sbias.flatten(),
+            self.gn.eps).sigmoid_()
 
-        out = torch.cat(
-            [x_channel * channel_gate, x_spatial * spatial_gate], dim=1)
-        out = channel_shuffle(out.reshape(batch, channels, height, width), 2)
-        return keep_memory_format(out, x)
+        # One full-size gate, then one product of the two channel-shuffled
+        # views: it writes the shuffled output directly, where gating the
+        # halves, concatenating and shuffling would write it three times.
+        gate = torch.cat([channel_gate.expand_as(x_channel), spatial_gate],
+                         dim=1).reshape(x.shape)
+        out = shuffled_view(x, 2) * shuffled_view(gate, 2)
+        return keep_memory_format(out.reshape(x.shape), x)
