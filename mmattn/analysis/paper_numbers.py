@@ -1,6 +1,6 @@
 """Parameters and FLOPs the papers report, for the models mmattn implements.
 
-Every row cites its paper and table (the copies in ``shared/papers/``).
+Every row cites its paper (:data:`PAPERS`) and table.
 ``params`` are millions, ``gflops`` the papers' GFLOPs, which are
 multiply-accumulates of convolutions and linear layers (one MAC = one FLOP:
 ResNet-50 is 4.1 G). Detection rows are mmdet's ``get_flops`` of mmdet 2.x at

@@ -36,9 +36,10 @@ def _spatial_norm(norm: str, channels: int) -> nn.Module:
 class DMSAUnit(BaseModule):
     """DMSANet's dual attention unit on a feature map (paper §3.1-3.4).
 
-    No public code exists; this is mmattn's reading of the paper (see
-    MODULE_SPECS §5). As in shuffle attention, the C channels are split into
-    G groups and every group into two halves of c = C/(2G) channels:
+    No public code exists; this is mmattn's reading of the paper (README,
+    "DMSANet: how mmattn reads the paper"). As in shuffle attention, the C
+    channels are split into G groups and every group into two halves of
+    c = C/(2G) channels:
 
     * channel half A: DANet channel attention, ``β·(X·A) + A`` with
       ``X = softmax(A Aᵀ)`` (eqs. 3-4; :class:`DAChannelAttention`, β = 0 at
