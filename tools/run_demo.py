@@ -1,108 +1,119 @@
-"""The main job on the embedded default: train an attention detector on the
-synthetic shapes dataset (generated if missing), evaluate it with COCO's
-metric and save a picture of its predictions on a few val images."""
-import argparse
-import os.path as osp
+"""The main job (``make demo``): train an attention detector on the
+synthetic shapes dataset (generated if missing) or on a COCO-format
+dataset of your own (``--img-dir --train-ann --val-ann``), evaluate it
+once with COCO's metric (mmengine validates at the last iteration) and
+draw its predictions on a few val images beside the ground truth.
+
+The console shows progress, the AP table and where the outputs are; the
+log file keeps the environment, the config, every logged iteration and
+every warning. The config's seed (the demo's: 0) makes a rerun on the
+same machine repeat its numbers.
+"""
+import logging
+import logging.handlers
 import time
 
-import cv2
-import numpy as np
-import torch
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+STARTED = time.time()
+# The imports below warn (pkg_resources and others): keep those warnings
+# for the run's log file instead of the console.
+logging.captureWarnings(True)
+EARLY_WARNINGS = logging.handlers.BufferingHandler(capacity=10_000)
+logging.getLogger('py.warnings').addHandler(EARLY_WARNINGS)
+logging.getLogger('py.warnings').propagate = False
 
-from mmattn.cli import configure_checkpointing
-from mmattn.demo import generate_shapes_dataset
+import os.path as osp  # noqa: E402
+import sys  # noqa: E402
+from typing import List, Optional  # noqa: E402
+
+from rich.console import Console  # noqa: E402
+
+from mmattn.cli import (ArgumentParser, ConfigOptionsAction,  # noqa: E402
+                        apply_run_options, check_before_build,
+                        configure_checkpointing, read_config, run_main)
+from mmattn.demo import generate_shapes_dataset  # noqa: E402
+from mmattn.demo.runner import (ProgressHook, QuietConsoleRunner,  # noqa
+                                ap_tables, save_predictions_picture,
+                                stdout_to_log, warnings_to_log)
+from mmattn.engine.dataset import (add_dataset_arguments,  # noqa: E402
+                                   dataset_from_args)
 
 DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
                           'configs', 'demo',
                           'retinanet_r18-ema-c3-c5_fpn_1000i_shapes.py')
-METRIC_NAMES = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
+def parse_args(argv: Optional[List[str]] = None):
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument('config', nargs='?', default=DEFAULT_CONFIG)
-    parser.add_argument('--data-root', default='data/shapes')
+    parser.add_argument('--data-root', default='data/shapes',
+                        help='the shapes dataset (generated when missing); '
+                        'ignored with --img-dir/--train-ann/--val-ann')
     parser.add_argument('--work-dir', default=None)
     parser.add_argument('--num-pictures', type=int, default=4)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return parser.parse_args()
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='score threshold of the predictions picture')
+    parser.add_argument('--cfg-options', nargs='+',
+                        action=ConfigOptionsAction)
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback of user errors')
+    add_dataset_arguments(parser)
+    return parser.parse_args(argv)
 
 
-def point_config_at(cfg: Config, data_root: str) -> None:
-    data_root = data_root.rstrip('/') + '/'
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = data_root
-    for evaluator in ('val_evaluator', 'test_evaluator'):
-        cfg[evaluator].ann_file = data_root + 'annotations/val.json'
+def shapes_dataset(root: str, console: Console) -> dict:
+    """The ``coco_dataset`` of the shapes dataset under ``root``,
+    generated first when missing."""
+    if not osp.exists(osp.join(root, 'annotations', 'val.json')):
+        console.print(f'generating the shapes dataset in {root}')
+        generate_shapes_dataset(root)
+    return dict(img_dir=osp.join(root, 'train'),
+                val_img_dir=osp.join(root, 'val'),
+                train_ann=osp.join(root, 'annotations', 'train.json'),
+                val_ann=osp.join(root, 'annotations', 'val.json'))
 
 
-def print_table(metrics: dict) -> None:
-    printed = False
-    for task in ('bbox', 'segm'):
-        values = [metrics.get(f'coco/{task}_{name}') for name in METRIC_NAMES]
-        if all(v is None for v in values):
-            continue
-        print(f'\n| {task} | ' + ' | '.join(METRIC_NAMES) + ' |')
-        print('|---' * (len(METRIC_NAMES) + 1) + '|')
-        print('| COCO AP | ' + ' | '.join(f'{v:.3f}' for v in values) + ' |')
-        printed = True
-    if not printed:
-        print('\nCocoMetric reported no AP: the model made no detection '
-              'above the score threshold.')
-
-
-def save_pictures(runner: Runner, out_file: str, count: int) -> None:
-    """Predictions (left) beside ground truth (right) for `count` images."""
-    dataset = runner.val_dataloader.dataset
-    model, visualizer = runner.model.eval(), runner.visualizer
-    visualizer.dataset_meta = dataset.metainfo
-    rows = []
-    for index in range(min(count, len(dataset))):
-        batch = runner.val_dataloader.collate_fn([dataset[index]])
-        with torch.no_grad():
-            sample = model.test_step(batch)[0]
-        image = cv2.imread(sample.img_path)[..., ::-1]
-        visualizer.add_datasample(
-            'prediction', image, sample, draw_gt=True, draw_pred=True,
-            show=False, pred_score_thr=0.3)
-        rows.append(visualizer.get_image())
-    cv2.imwrite(out_file, np.concatenate(rows, axis=0)[..., ::-1])
-
-
-def main() -> None:
-    args = parse_args()
-    started = time.time()
-    if not osp.exists(osp.join(args.data_root, 'annotations', 'val.json')):
-        print(f'generating the shapes dataset in {args.data_root}')
-        generate_shapes_dataset(args.data_root)
-    cfg = Config.fromfile(args.config)
-    point_config_at(cfg, args.data_root)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    dataset = dataset_from_args(args) or shapes_dataset(args.data_root,
+                                                        console)
+    cfg = read_config(args.config)
+    apply_run_options(cfg, args.cfg_options, dataset)
     cfg.work_dir = args.work_dir or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    # Evaluate once, after training, rather than from inside the train loop.
-    cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
-    # Checkpoints that load weights only, written atomically (as
-    # tools/train.py's).
     configure_checkpointing(cfg)
+    check_before_build(cfg)
 
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    trained = time.time()
-    metrics = runner.val()
-    print_table(metrics)
-    picture = osp.join(cfg.work_dir, 'predictions.png')
-    save_pictures(runner, picture, args.num_pictures)
+    runner = QuietConsoleRunner.from_cfg(cfg)
+    warnings_to_log(runner, EARLY_WARNINGS)
+    log_file = osp.join(runner.log_dir, f'{runner.timestamp}.log')
+    console.print(
+        f'[bold]mmattn demo[/bold] {args.config}\n'
+        f'  data  {dataset["img_dir"]}, val {dataset["val_ann"]} '
+        f'({len(cfg.coco_dataset.classes)} classes), seed {runner.seed}\n'
+        f'  log   {log_file} (environment, config, warnings, every '
+        'logged iteration)')
+    progress = ProgressHook(console)
+    runner.register_hook(progress)
+    built = time.time()
+    with stdout_to_log(runner.logger):
+        runner.train()
+    console.print('\n' + ap_tables(progress.metrics) + '\n')
+    drawing = time.time()
+    picture = save_predictions_picture(
+        runner, osp.join(cfg.work_dir, 'predictions.png'), args.num_pictures,
+        args.score_thr)
     finished = time.time()
-    # The first figure includes generating a missing dataset and building
-    # the model: everything the command does before it evaluates.
-    print(f'\ntrain {trained - started:.0f} s, evaluation '
-          f'{finished - trained:.0f} s, total {finished - started:.0f} s; '
-          f'predictions: {picture}')
+    console.print(
+        f'setup {built - STARTED:.0f} s, {progress.timing(runner.iter)}, '
+        f'picture {finished - drawing:.0f} s, total '
+        f'{finished - STARTED:.0f} s\n'
+        f'checkpoint  {osp.join(cfg.work_dir, f"iter_{runner.iter}.pth")}\n'
+        f'picture     {picture} (left: ground truth, right: predictions '
+        f'with score >= {args.score_thr:g})\n'
+        f'log         {log_file}')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_main(main))

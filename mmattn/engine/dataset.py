@@ -182,7 +182,7 @@ def dataset_from_args(args: argparse.Namespace) -> Optional[dict]:
     return given
 
 
-def _inner_dataset(dataset: ConfigDict, where: str) -> ConfigDict:
+def inner_dataset(dataset: ConfigDict, where: str) -> ConfigDict:
     """The dataset config inside wrappers (``RepeatDataset``,
     ``ClassBalancedDataset``, ``MultiImageMixDataset``...)."""
     while 'dataset' in dataset:
@@ -295,7 +295,7 @@ def use_coco_dataset(cfg: Config,
     if not loaders:
         raise DatasetError('the config has no dataloaders')
     for key, split in loaders:
-        dataset = _inner_dataset(cfg[key].dataset, f'{key}.dataset')
+        dataset = inner_dataset(cfg[key].dataset, f'{key}.dataset')
         if not _is_subclass(dataset.get('type'), DATASETS, CocoDataset):
             dataset.type = 'CocoDataset'
         dataset.update(

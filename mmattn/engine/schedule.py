@@ -91,14 +91,19 @@ def fit_schedule_to_run_length(cfg: Config) -> List[str]:
     for index, scheduler in enumerate(schedulers):
         if bool(scheduler.get('by_epoch', True)) != by_epoch:
             continue
-        for key in _POSITIONS:
-            if key in scheduler:
-                old = scheduler[key]
-                scheduler[key] = _scaled(old, factor)
-                if scheduler[key] != old:
-                    changes.append(
-                        f"param_scheduler[{index}] ({scheduler.get('type')})"
-                        f'.{key}: {old} -> {scheduler[key]}')
+        old = {key: scheduler[key] for key in _POSITIONS if key in scheduler}
+        for key, value in old.items():
+            scheduler[key] = _scaled(value, factor)
+        span = old.get('end', _UNBOUNDED) - old.get('begin', 0)
+        if 2 <= span < _UNBOUNDED:
+            # A scheduler spanning one step never leaves its start value
+            # (mmengine's LinearLR stays at start_factor): keep two.
+            scheduler['end'] = max(scheduler['end'],
+                                   scheduler.get('begin', 0) + 2)
+        changes += [
+            f"param_scheduler[{index}] ({scheduler.get('type')}).{key}: "
+            f'{value} -> {scheduler[key]}' for key, value in old.items()
+            if scheduler[key] != value]
     for where, holder, key in (
             ('train_cfg.val_interval', cfg.train_cfg, 'val_interval'),
             ('default_hooks.checkpoint.interval',

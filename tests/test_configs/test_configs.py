@@ -27,7 +27,9 @@ from mmengine.registry import DefaultScope
 from mmattn_test_utils import REPO_ROOT
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
-NOT_TESTED = ('_base_', 'demo')
+#: Fragments, the demo (tests/test_demo) and benchmark suite files
+#: (tests/test_suite): not model configs of the zoo.
+NOT_TESTED = ('_base_', 'demo', 'suites')
 #: Backbones whose state dict is not torchvision's ResNet-50 (+ plugins).
 CUSTOM_LAYOUTS = ('EPSANet', 'DMSANet', 'DCAResNet', 'EMCAResNet')
 #: Method folders whose attention contains BatchNorm: each needs a config

@@ -66,15 +66,19 @@ def test_shorter_run_scales_warm_up_cosine_and_intervals():
 
 def test_the_learning_rate_decays_to_its_minimum_within_the_run():
     peak = 2e-3
-    for length in (200, 1000, 3000):
+    for length in (8, 200, 1000, 3000):
         cfg = _loaded(DEMO, max_iters=length)
         fit_schedule_to_run_length(cfg)
         rates = _learning_rates(cfg, length)
-        warm_up_end = length // 20
+        # 5% of the run, at least 2 iterations (a 1-iteration LinearLR
+        # would never leave its start factor).
+        warm_up_end = max(length // 20, 2)
         assert rates[0] < peak / 100
         assert rates[warm_up_end] == pytest.approx(peak)
         assert rates[length // 2] == pytest.approx(peak)
-        assert rates[-1] == pytest.approx(2e-5, rel=0.05, abs=1e-6)
+        assert rates[-1] < peak / 5
+        if length >= 200:
+            assert rates[-1] == pytest.approx(2e-5, rel=0.05, abs=1e-6)
         assert all(a >= b for a, b in zip(rates[length // 2:],
                                           rates[length // 2 + 1:]))
 
