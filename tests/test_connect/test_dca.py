@@ -120,7 +120,7 @@ STATE_SHAPES = {
     'SE': {'channel': (2, 1, 32)},
     'GatherExcite': {'channel': (2, 1, 32)},
     'GC': {'channel': (2, 1, 32)},
-    'CBAM': {'channel': (2, 32, 6, 5), 'spatial': (2, 32, 6, 5)},
+    'CBAM': {'channel': (2, 2, 32), 'spatial': (2, 32, 6, 5)},
     'SK': {'branches': (2, 2, 32)},
 }
 
@@ -143,8 +143,8 @@ def test_unconnected_is_the_plain_attention(name):
 def previous_state(name, channels=16, size=(12, 10)):
     """A state as a block with ``channels`` channels at ``size`` leaves."""
     if name == 'CBAM':
-        return AttentionState({key: torch.randn(2, channels, *size)
-                               for key in ('channel', 'spatial')})
+        return AttentionState(dict(channel=torch.randn(2, 2, channels),
+                                   spatial=torch.randn(2, channels, *size)))
     if name == 'SK':
         return AttentionState({'branches': torch.rand(2, 2, channels)})
     return AttentionState({'channel': torch.rand(2, 1, channels)})
@@ -226,12 +226,17 @@ def test_cbam_states_are_the_refined_maps_and_spatial_is_pooled():
     dca = DCA(cbam, 8, 4).eval()
     x = torch.randn(2, 8, 6, 6)
     prev_spatial = torch.randn(2, 4, 12, 12)
-    state = AttentionState(dict(channel=torch.randn(2, 4, 12, 12),
+    state = AttentionState(dict(channel=torch.randn(2, 2, 4),
                                 spatial=prev_spatial))
     out, new_state = dca(x, state)
     torch.testing.assert_close(new_state['spatial'], out)
-    # out = F' · M_s: the channel state F' times a (B, 1, H, W) gate.
-    gate = out / new_state['channel']
+    # The channel state is what the next block extracts from the channel-
+    # refined map F': its avg- and max-pooled descriptors.
+    refined = dca._run_link(dca.links[0], x, state)[0]
+    torch.testing.assert_close(new_state['channel'],
+                               cbam.extract_channel(refined))
+    # out = F' · M_s: F' times a (B, 1, H, W) gate.
+    gate = out / refined
     torch.testing.assert_close(gate, gate[:, :1].expand_as(gate))
     # The previous (12×12) output is average-pooled to 6×6, then its channel
     # max and mean maps are taken.

@@ -493,13 +493,17 @@ def test_cbam_block_reproduces_authors(previous_channels, previous_size):
         previous = (torch.randn(2, previous_channels, 8, 8),
                     torch.randn(2, previous_channels, previous_size,
                                 previous_size))
-        ours_state = AttentionState(
-            dict(channel=previous[0], spatial=previous[1]))
+        # Their channel state is the refined map; ours, what the next block
+        # extracts from it (its avg- and max-pooled descriptors).
+        ours_state = AttentionState(dict(
+            channel=ours.attention.extract_channel(previous[0]),
+            spatial=previous[1]))
     with torch.no_grad():
         expected, (channel_state, spatial_state) = authors(x, previous)
         actual, new_state = ours(x, ours_state)
     assert_same(actual, expected)
-    assert_same(new_state['channel'], channel_state)
+    assert_same(new_state['channel'],
+                ours.attention.extract_channel(channel_state))
     assert_same(new_state['spatial'], spatial_state)
 
 

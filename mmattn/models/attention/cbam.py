@@ -1,12 +1,16 @@
 """Convolutional Block Attention Module (Woo et al., "CBAM: Convolutional
 Block Attention Module", ECCV 2018)."""
+from typing import Tuple
+
 import torch
 from mmengine.model import BaseModule, constant_init, kaiming_init
 from torch import Tensor, nn
 
+from mmattn.models.attention.connectable import Link
 from mmattn.models.utils import (batch_norm_any_size, check_at_most,
-                                 check_bool, check_channels, check_feature_map,
-                                 check_odd_kernel)
+                                 check_bool, check_channels,
+                                 check_feature_map, check_odd_kernel,
+                                 match_spatial)
 from mmattn.registry import PLUGIN, register
 
 
@@ -129,6 +133,13 @@ class CBAM(BaseModule):
             x = x * self.transform_spatial(self.extract_spatial(x))
         return x
 
+    def dca_links(self) -> Tuple[Link, ...]:
+        """DCA connects each enabled gate, channel first (see
+        :class:`CBAMChannelLink`, :class:`CBAMSpatialLink`)."""
+        return tuple(link for link, enabled in (
+            (CBAMChannelLink(), self.with_channel),
+            (CBAMSpatialLink(), self.with_spatial)) if enabled)
+
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
         """What this module applies to ``x``, for pictures
         (``tools/visualization/attention_maps.py``): the enabled gates,
@@ -143,3 +154,55 @@ class CBAM(BaseModule):
             gate = self.transform_spatial(self.extract_spatial(x))
             maps['spatial'] = gate[:, 0]
         return maps
+
+
+class CBAMChannelLink(Link):
+    """How DCA connects CBAM's channel gate: contexts are the avg- and
+    max-pooled descriptors (B, 2, C), which share the connection (the
+    authors' Conv2d(2 → 1, no bias) + LayerNorm + ReLU) and the matching.
+    The state is what the next block extracts from the channel-refined map
+    F' = x·M_c, its avg- and max-pooled descriptors (B, 2, C). The gate M_c
+    is positive and constant over H×W, so they are this block's pooled x
+    times M_c, and F' is never read again."""
+
+    bias = False
+
+    def extract(self, attention, features):
+        return attention.extract_channel(features)
+
+    def transform(self, attention, context):
+        return attention.transform_channel(context)
+
+    def state(self, context, weights, out):
+        return context * weights.flatten(1).unsqueeze(1)
+
+
+class CBAMSpatialLink(Link):
+    """How DCA connects CBAM's spatial gate: contexts are the channel max
+    and mean maps (B, 2, H, W). The state is the full CBAM output F''; the
+    next block average-pools it to its size (paper §3.3), then extracts its
+    maps. The authors' connection ``BN(2)(p1·G + p2·T̃)`` + ReLU, p1 = 1 and
+    p2 = 0 initially; unlike theirs, the BN starts with weight 1 (their init
+    zeroes it, which cuts the gradient to p1 and p2 and leaves the
+    connection unused)."""
+
+    key = 'spatial'
+    spatial = True
+    bias = False
+    alpha = 0.0
+
+    def connection_norm(self, channels):
+        return nn.BatchNorm2d(2)
+
+    def extract(self, attention, features):
+        return attention.extract_spatial(features)
+
+    def previous(self, attention, state, context):
+        return attention.extract_spatial(
+            match_spatial(state, context.shape[-2:]))
+
+    def transform(self, attention, context):
+        return attention.transform_spatial(context)
+
+    def state(self, context, weights, out):
+        return out

@@ -6,8 +6,8 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init, kaiming_init
 from torch import Tensor, nn
 
-from mmattn.models.utils import (check_cfg, check_channels, check_feature_map,
-                                 check_positive_int)
+from mmattn.models.utils import (check_cfg, check_channels,
+                                 check_feature_map, check_positive_int)
 from mmattn.registry import PLUGIN, register
 
 

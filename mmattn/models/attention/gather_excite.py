@@ -1,13 +1,14 @@
 """Parameter-free Gather-Excite, GE-θ⁻ (Hu et al., "Gather-Excite:
 Exploiting Feature Context in Convolutional Neural Networks", NeurIPS 2018).
 """
-from typing import Union
+from typing import Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from mmattn.models.attention.connectable import ExciteLink
 from mmattn.models.utils import (MAX_KERNEL_SIZE, check_channels,
                                  check_feature_map)
 from mmattn.registry import PLUGIN, register
@@ -82,6 +83,16 @@ class GatherExcite(BaseModule):
         if self.extent != 'global':
             gate = self._upsample(gate, x.shape[2], x.shape[3])
         return x * gate
+
+    def dca_links(self) -> Tuple[ExciteLink]:
+        """DCA connects the global GE-θ⁻'s excitation (see
+        :class:`ExciteLink`); a finite extent has a map, not a vector, per
+        channel, which the DCA paper does not connect."""
+        if self.extent != 'global':
+            raise ValueError(
+                f'DCA: GatherExcite extent={self.extent!r} is invalid; DCA '
+                "connects the global GE-θ⁻ only (extent='global')")
+        return (ExciteLink(), )
 
     def _upsample(self, gate: Tensor, height: int, width: int) -> Tensor:
         # Exact nearest-neighbour copy: input row r (column c) takes the

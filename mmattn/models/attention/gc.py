@@ -1,11 +1,12 @@
 """Global Context block (Cao, Xu, Lin, Wei and Hu, "GCNet: Non-local
 Networks Meet Squeeze-Excitation Networks and Beyond", ICCVW 2019)."""
-from typing import Optional
+from typing import Optional, Tuple
 
 from mmcv.cnn.bricks.context_block import ContextBlock
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from mmattn.models.attention.connectable import ExciteLink, as_descriptor
 from mmattn.models.utils import (check_channels, check_choice,
                                  check_feature_map, check_real)
 from mmattn.registry import PLUGIN, register
@@ -84,3 +85,28 @@ class GC(ContextBlock, BaseModule):
     def forward(self, x: Tensor) -> Tensor:
         check_feature_map('GC', x, self.in_channels)
         return x + self.transform(self.extract(x))
+
+    def dca_links(self) -> Tuple['GCLink']:
+        """DCA connects the context (see :class:`GCLink`)."""
+        return (GCLink(), )
+
+
+class GCLink(ExciteLink):
+    """How DCA connects GC: context ``c + α·match(T̃)`` with α initialised
+    to 0 and no norm, the authors' ``channel_add_term`` fusion by addition;
+    the state is the term. Their matching is the plain 2-FC (no LayerNorm
+    after)."""
+
+    gain = False
+    bias = False
+    alpha = 0.0
+    match_norm = False
+
+    def connection_norm(self, channels):
+        return None
+
+    def fuse(self, attention, features, weights):
+        return features + weights
+
+    def state(self, context, weights, out):
+        return as_descriptor(weights)
