@@ -26,6 +26,15 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return shuffled_view(x, groups).reshape(x.shape)
 
 
+def group_halves(x: Tensor, groups: int) -> Tuple[Tensor, Tensor]:
+    """Shuffle attention's split: the ``groups`` channel groups of x
+    (B, C, H, W) folded into the batch and cut into two halves, two
+    (B·G, C/(2G), H, W) tensors (the channel half and the spatial half)."""
+    batch, channels, height, width = x.shape
+    grouped = x.reshape(batch * groups, channels // groups, height, width)
+    return grouped.chunk(2, dim=1)
+
+
 def shuffled_view(x: torch.Tensor, groups: int) -> torch.Tensor:
     """The channel-shuffled x as a view, (B, c, g, H, W): an elementwise op
     on such views writes its result in shuffled order without a copy."""

@@ -1,17 +1,18 @@
 """Bottleneck Attention Module (Park et al., "BAM: Bottleneck Attention
 Module", BMVC 2018)."""
 import torch
-from mmengine.model import BaseModule, constant_init, kaiming_init
+from mmengine.model import constant_init, kaiming_init
 from torch import Tensor, nn
 
 from mmattn.models.utils import (MAX_KERNEL_SIZE, batch_norm_any_size,
-                                 check_at_most, check_channels, check_choice,
-                                 check_feature_map, check_positive_int)
+                                 check_at_most, check_choice,
+                                 check_positive_int)
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
 @register(PLUGIN)
-class BAM(BaseModule):
+class BAM(AttentionModule):
     """Bottleneck Attention Module: parallel channel and spatial branches.
 
     ``F' = F + F ⊗ M(F)`` with ``M(F) = σ(M_c(F) + M_s(F))`` (paper eqs. 1-4),
@@ -56,13 +57,11 @@ class BAM(BaseModule):
                  dilation: int = 4,
                  fusion: str = 'sum',
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('BAM', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         check_at_most('BAM', 'reduction', reduction, in_channels,
                       'in_channels')
         check_positive_int('BAM', 'dilation', dilation, MAX_KERNEL_SIZE)
         check_choice('BAM', 'fusion', fusion, ('sum', 'product'))
-        self.in_channels = in_channels
         self.fusion = fusion
         hidden = in_channels // reduction
         self.channel_fc1 = nn.Linear(in_channels, hidden)
@@ -107,7 +106,7 @@ class BAM(BaseModule):
         return self.spatial_out(x)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('BAM', x, self.in_channels)
+        self.check_input(x)
         channel = self.channel_attention(x)
         spatial = self.spatial_attention(x)
         if self.fusion == 'sum':

@@ -3,19 +3,18 @@ Block Attention Module", ECCV 2018)."""
 from typing import Tuple
 
 import torch
-from mmengine.model import BaseModule, constant_init, kaiming_init
+from mmengine.model import constant_init, kaiming_init
 from torch import Tensor, nn
 
 from mmattn.models.attention.connectable import Link
 from mmattn.models.utils import (batch_norm_any_size, check_at_most,
-                                 check_bool, check_channels,
-                                 check_feature_map, check_odd_kernel,
-                                 match_spatial)
+                                 check_bool, check_odd_kernel, match_spatial)
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
 @register(PLUGIN)
-class CBAM(BaseModule):
+class CBAM(AttentionModule):
     """Convolutional Block Attention Module: a channel gate, then a spatial
     gate.
 
@@ -61,8 +60,7 @@ class CBAM(BaseModule):
                  channel: bool = True,
                  spatial: bool = True,
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('CBAM', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         check_at_most('CBAM', 'reduction', reduction, in_channels,
                       'in_channels')
         check_odd_kernel('CBAM', 'spatial_kernel_size', spatial_kernel_size)
@@ -71,7 +69,6 @@ class CBAM(BaseModule):
         if not (channel or spatial):
             raise ValueError('CBAM: channel=False is invalid; with '
                              'spatial=False too, no gate would be applied.')
-        self.in_channels = in_channels
         self.with_channel = channel
         self.with_spatial = spatial
         if channel:
@@ -126,7 +123,7 @@ class CBAM(BaseModule):
         return logits.sigmoid()
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('CBAM', x, self.in_channels)
+        self.check_input(x)
         if self.with_channel:
             x = x * self.transform_channel(self.extract_channel(x))
         if self.with_spatial:

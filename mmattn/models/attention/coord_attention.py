@@ -2,17 +2,16 @@
 Efficient Mobile Network Design", CVPR 2021)."""
 import torch
 from mmcv.cnn import build_activation_layer, build_norm_layer
-from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init, kaiming_init
 from torch import Tensor, nn
 
-from mmattn.models.utils import (check_cfg, check_channels,
-                                 check_feature_map, check_positive_int)
+from mmattn.models.utils import check_cfg, check_positive_int
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
 @register(PLUGIN)
-class CoordAttention(BaseModule):
+class CoordAttention(AttentionModule):
     """Coordinate attention: channel gates that keep one spatial axis.
 
     Coordinate information embedding: ``z^h = mean_W(x)`` (C×H) and
@@ -51,12 +50,10 @@ class CoordAttention(BaseModule):
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='HSwish'),
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('CoordAttention', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         check_positive_int('CoordAttention', 'reduction', reduction)
         check_cfg('CoordAttention', 'norm_cfg', norm_cfg)
         check_cfg('CoordAttention', 'act_cfg', act_cfg)
-        self.in_channels = in_channels
         mid_channels = max(8, in_channels // reduction)
         self.conv1 = nn.Conv2d(in_channels, mid_channels, 1)
         self.bn1 = build_norm_layer(norm_cfg, mid_channels)[1]
@@ -73,7 +70,7 @@ class CoordAttention(BaseModule):
             constant_init(self.bn1, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('CoordAttention', x, self.in_channels)
+        self.check_input(x)
         height, width = x.shape[2:]
         # Plain means instead of AdaptiveAvgPool2d((None, 1)): same values,
         # faster on CPU and exportable to ONNX.

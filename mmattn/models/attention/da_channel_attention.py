@@ -1,16 +1,15 @@
 """DANet channel attention module (Fu et al., "Dual Attention Network for
 Scene Segmentation", CVPR 2019)."""
 import torch
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import (check_channels, check_feature_map,
-                                 keep_memory_format)
+from mmattn.models.utils import keep_memory_format
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
 @register(PLUGIN)
-class DAChannelAttention(BaseModule):
+class DAChannelAttention(AttentionModule):
     """DANet channel attention module (CAM).
 
     With A reshaped to (C, N): the channel affinity is ``E = A Aᵀ`` (C×C),
@@ -39,9 +38,7 @@ class DAChannelAttention(BaseModule):
     _short_name_ = 'cam'  # in the analysis tools' model names: cam-r50
 
     def __init__(self, in_channels: int, init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('DAChannelAttention', 'in_channels', in_channels)
-        self.in_channels = in_channels
+        super().__init__(in_channels, init_cfg)
         self.beta = nn.Parameter(torch.zeros(1))
 
     def init_weights(self) -> None:
@@ -50,7 +47,7 @@ class DAChannelAttention(BaseModule):
             nn.init.zeros_(self.beta)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('DAChannelAttention', x, self.in_channels)
+        self.check_input(x)
         feats = x.flatten(2)
         energy = feats @ feats.transpose(1, 2)
         attn = torch.softmax(

@@ -3,17 +3,16 @@ Scene Segmentation", CVPR 2019)."""
 from typing import Optional
 
 import torch
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmattn.models.attention._pairwise import pairwise_attention
-from mmattn.models.utils import (check_at_most, check_channels,
-                                 check_feature_map, check_positive_int)
+from mmattn.models.utils import check_at_most, check_positive_int
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
 @register(PLUGIN)
-class DAPositionAttention(BaseModule):
+class DAPositionAttention(AttentionModule):
     """DANet position attention module (PAM).
 
     Three 1×1 convolutions (with bias) map A to B, C (C/r channels) and
@@ -52,15 +51,13 @@ class DAPositionAttention(BaseModule):
                  reduction: int = 8,
                  chunk_size: Optional[int] = 2048,
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('DAPositionAttention', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         check_at_most('DAPositionAttention', 'reduction', reduction,
                       in_channels, 'in_channels')
         if chunk_size is not None:
             check_positive_int('DAPositionAttention', 'chunk_size',
                                chunk_size)
         key_channels = in_channels // reduction
-        self.in_channels = in_channels
         self.chunk_size = chunk_size
         self.query_conv = nn.Conv2d(in_channels, key_channels, 1)
         self.key_conv = nn.Conv2d(in_channels, key_channels, 1)
@@ -75,7 +72,7 @@ class DAPositionAttention(BaseModule):
             nn.init.zeros_(self.alpha)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('DAPositionAttention', x, self.in_channels)
+        self.check_input(x)
         batch, channels, height, width = x.shape
         query, key, value = (
             conv(x).flatten(2).transpose(1, 2)

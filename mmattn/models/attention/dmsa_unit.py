@@ -4,15 +4,14 @@ anonymous double-blind submission of the same paper)."""
 from typing import Optional
 
 import torch
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmattn.models.attention.da_channel_attention import DAChannelAttention
 from mmattn.models.attention.da_position_attention import DAPositionAttention
-from mmattn.models.utils import (MAX_CHANNELS, channel_shuffle, check_channels,
-                                 check_choice, check_divisible,
-                                 check_feature_map, check_positive_int,
-                                 keep_memory_format, norm_any_size)
+from mmattn.models.utils import (MAX_CHANNELS, channel_shuffle, check_choice,
+                                 check_divisible, check_positive_int,
+                                 group_halves, keep_memory_format, norm_any_size)
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 #: Norms of the spatial gate (paper Table 8's variants).
@@ -33,7 +32,7 @@ def _spatial_norm(norm: str, channels: int) -> nn.Module:
 
 
 @register(PLUGIN)
-class DMSAUnit(BaseModule):
+class DMSAUnit(AttentionModule):
     """DMSANet's dual attention unit on a feature map (paper §3.1-3.4).
 
     No public code exists; this is mmattn's reading of the paper (README,
@@ -86,15 +85,13 @@ class DMSAUnit(BaseModule):
                  norm: str = 'IN',
                  chunk_size: Optional[int] = 2048,
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('DMSAUnit', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         check_positive_int('DMSAUnit', 'groups', groups, MAX_CHANNELS)
         check_divisible('DMSAUnit', 'in_channels', in_channels, 2 * groups,
                         '2*groups')
         check_choice('DMSAUnit', 'norm', norm, SPATIAL_NORMS)
         if chunk_size is not None:
             check_positive_int('DMSAUnit', 'chunk_size', chunk_size)
-        self.in_channels = in_channels
         self.groups = groups
         half = in_channels // (2 * groups)
         self.channel_attention = DAChannelAttention(half)
@@ -112,11 +109,8 @@ class DMSAUnit(BaseModule):
             nn.init.ones_(self.gate_bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('DMSAUnit', x, self.in_channels)
-        batch, channels, height, width = x.shape
-        grouped = x.reshape(batch * self.groups, channels // self.groups,
-                            height, width)
-        x_channel, x_spatial = grouped.chunk(2, dim=1)
+        self.check_input(x)
+        x_channel, x_spatial = group_halves(x, self.groups)
         gate = torch.sigmoid(
             self.gate_weight * norm_any_size(self.gate_norm, x_spatial) +
             self.gate_bias)
@@ -124,5 +118,5 @@ class DMSAUnit(BaseModule):
             self.channel_attention(x_channel),
             self.position_attention(x_spatial * gate)
         ], dim=1)
-        out = channel_shuffle(out.reshape(batch, channels, height, width), 2)
+        out = channel_shuffle(out.reshape(x.shape), 2)
         return keep_memory_format(out, x)

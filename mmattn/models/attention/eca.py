@@ -2,16 +2,15 @@
 Attention for Deep Convolutional Neural Networks", CVPR 2020)."""
 from typing import Optional
 
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import (check_channels, check_feature_map,
-                                 check_odd_kernel, eca_kernel_size)
+from mmattn.models.utils import check_odd_kernel, eca_kernel_size
+from mmattn.models.attention.base import ChannelGate
 from mmattn.registry import PLUGIN, register
 
 
 @register(PLUGIN)
-class ECA(BaseModule):
+class ECA(ChannelGate):
     """Efficient Channel Attention.
 
     ``y = GAP(x)``, ``ω = σ(C1D_k(y))`` (paper eq. 7: one 1-D convolution
@@ -43,12 +42,10 @@ class ECA(BaseModule):
                  in_channels: int,
                  kernel_size: Optional[int] = None,
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('ECA', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         if kernel_size is None:
             kernel_size = eca_kernel_size(in_channels)
         check_odd_kernel('ECA', 'kernel_size', kernel_size)
-        self.in_channels = in_channels
         self.conv = nn.Conv1d(
             1, 1, kernel_size, padding=kernel_size // 2, bias=False)
 
@@ -66,12 +63,3 @@ class ECA(BaseModule):
         weights = self.conv(context.unsqueeze(1)).sigmoid()
         return weights.reshape(context.shape[0], context.shape[1], 1, 1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('ECA', x, self.in_channels)
-        return x * self.transform(self.extract(x))
-
-    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
-        """What this module applies to ``x``, for pictures
-        (``tools/visualization/attention_maps.py``): the channel scales
-        (B, C)."""
-        return {'channel': self.transform(self.extract(x)).flatten(1)}

@@ -2,17 +2,16 @@
 Attention Module with Cross-Spatial Learning", ICASSP 2023)."""
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import (check_channels, check_divisible,
-                                 check_feature_map, check_positive_int,
+from mmattn.models.utils import (check_divisible, check_positive_int,
                                  keep_memory_format, norm_any_size)
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
 @register(PLUGIN)
-class EMA(BaseModule):
+class EMA(AttentionModule):
     """Efficient multi-scale attention with cross-spatial learning.
 
     The C channels are split into G = ``factor`` groups of Cg = C/G channels
@@ -56,11 +55,9 @@ class EMA(BaseModule):
 
     def __init__(self, in_channels: int, factor: int = 32,
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('EMA', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         check_positive_int('EMA', 'factor', factor)
         check_divisible('EMA', 'in_channels', in_channels, factor, 'factor')
-        self.in_channels = in_channels
         self.groups = factor
         group_channels = in_channels // factor
         self.conv1x1 = nn.Conv2d(group_channels, group_channels, 1)
@@ -76,7 +73,7 @@ class EMA(BaseModule):
             self.gn.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('EMA', x, self.in_channels)
+        self.check_input(x)
         batch, channels, height, width = x.shape
         groups = self.groups
         group_channels = channels // groups

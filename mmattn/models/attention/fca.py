@@ -4,12 +4,11 @@ import math
 from typing import List, Tuple
 
 import torch
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmattn.models.utils import (MAX_KERNEL_SIZE, adaptive_pool_matrix,
-                                 check_at_most, check_channels, check_choice,
-                                 check_divisible, check_feature_map)
+                                 check_at_most, check_choice, check_divisible)
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 # The authors' frequency rankings on the 7×7 DCT grid (u along H, v along
@@ -49,7 +48,7 @@ def dct_basis_1d(length: int, freq: int) -> Tensor:
 
 
 @register(PLUGIN)
-class MultiSpectralAttention(BaseModule):
+class MultiSpectralAttention(AttentionModule):
     """FcaNet multi-spectral channel attention.
 
     SE's global average pooling is the lowest DCT frequency (up to a scale);
@@ -99,9 +98,8 @@ class MultiSpectralAttention(BaseModule):
                  dct_w: int = 7,
                  freq_sel_method: str = 'top16',
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(in_channels, init_cfg)
         module = 'MultiSpectralAttention'
-        check_channels(module, 'in_channels', in_channels)
         check_choice(module, 'freq_sel_method', freq_sel_method,
                      FREQ_SEL_METHODS)
         for argument, size in (('dct_h', dct_h), ('dct_w', dct_w)):
@@ -113,7 +111,6 @@ class MultiSpectralAttention(BaseModule):
                         f'the number of frequencies of {freq_sel_method!r}')
         check_at_most(module, 'reduction', reduction, in_channels,
                       'in_channels')
-        self.in_channels = in_channels
         self.dct_h = dct_h
         self.dct_w = dct_w
         filters = torch.stack([
@@ -136,7 +133,7 @@ class MultiSpectralAttention(BaseModule):
             self.fc2.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('MultiSpectralAttention', x, self.in_channels)
+        self.check_input(x)
         batch, channels, height, width = x.shape
         filters = self.dct_filters
         # While tracing (ONNX export) always pool: a size comparison would be

@@ -5,17 +5,16 @@ from typing import Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmattn.models.attention.connectable import ExciteLink
-from mmattn.models.utils import (MAX_KERNEL_SIZE, check_channels,
-                                 check_feature_map)
+from mmattn.models.utils import MAX_KERNEL_SIZE
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
 @register(PLUGIN)
-class GatherExcite(BaseModule):
+class GatherExcite(AttentionModule):
     """Gather-Excite without parameters (the paper's GE-θ⁻).
 
     Gather ξ_G: average pooling of each channel over windows of side
@@ -54,15 +53,13 @@ class GatherExcite(BaseModule):
                  in_channels: int,
                  extent: Union[int, str] = 'global',
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('GatherExcite', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         if extent != 'global' and not (
                 isinstance(extent, int) and not isinstance(extent, bool)
                 and 1 <= extent <= MAX_KERNEL_SIZE):
             raise ValueError(
                 f'GatherExcite: extent={extent!r} is invalid; it must be '
                 f"'global' or an integer in [1, {MAX_KERNEL_SIZE}].")
-        self.in_channels = in_channels
         self.extent = extent
 
     def extract(self, x: Tensor) -> Tensor:
@@ -78,7 +75,7 @@ class GatherExcite(BaseModule):
         return context.sigmoid()
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('GatherExcite', x, self.in_channels)
+        self.check_input(x)
         gate = self.transform(self.extract(x))
         if self.extent != 'global':
             gate = self._upsample(gate, x.shape[2], x.shape[3])

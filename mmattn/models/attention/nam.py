@@ -1,15 +1,14 @@
 """Normalization-based Attention Module, channel attention (Liu et al.,
 "NAM: Normalization-based Attention Module", arXiv:2111.12419, 2021)."""
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import (batch_norm_any_size, check_channels,
-                                 check_feature_map)
+from mmattn.models.utils import batch_norm_any_size
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
 @register(PLUGIN)
-class NAM(BaseModule):
+class NAM(AttentionModule):
     """NAM channel attention.
 
     The BatchNorm scaling factors γ measure how much each channel varies, so
@@ -37,9 +36,7 @@ class NAM(BaseModule):
     _abbr_ = 'nam'
 
     def __init__(self, in_channels: int, init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('NAM', 'in_channels', in_channels)
-        self.in_channels = in_channels
+        super().__init__(in_channels, init_cfg)
         self.bn = nn.BatchNorm2d(in_channels)
 
     def init_weights(self) -> None:
@@ -48,7 +45,7 @@ class NAM(BaseModule):
             self.bn.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('NAM', x, self.in_channels)
+        self.check_input(x)
         scale = self.bn.weight.detach().abs()
         weights = (scale / scale.sum()).reshape(1, -1, 1, 1)
         # The BN output is a new tensor that its backward does not need:

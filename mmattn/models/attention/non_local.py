@@ -3,18 +3,17 @@ import math
 from typing import Optional
 
 from mmcv.cnn import build_norm_layer
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmattn.models.attention._pairwise import pairwise_attention
 from mmattn.models.utils import (check_at_most, check_bool, check_cfg,
-                                 check_channels, check_feature_map,
                                  check_positive_int, norm_any_size)
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
 @register(PLUGIN)
-class NonLocal(BaseModule):
+class NonLocal(AttentionModule):
     """Embedded-Gaussian non-local block.
 
     ``y_i = Σ_j softmax_j(θ(x_i)ᵀ φ(x_j)) g(x_j)`` (paper eqs. 1-3, the
@@ -60,15 +59,13 @@ class NonLocal(BaseModule):
                  norm_cfg: dict = dict(type='BN'),
                  chunk_size: Optional[int] = 2048,
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('NonLocal', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         check_at_most('NonLocal', 'reduction', reduction, in_channels,
                       'in_channels')
         check_bool('NonLocal', 'scaled', scaled)
         check_cfg('NonLocal', 'norm_cfg', norm_cfg)
         if chunk_size is not None:
             check_positive_int('NonLocal', 'chunk_size', chunk_size)
-        self.in_channels = in_channels
         inter_channels = in_channels // reduction
         self.scale = 1 / math.sqrt(inter_channels) if scaled else 1.0
         self.chunk_size = chunk_size
@@ -89,7 +86,7 @@ class NonLocal(BaseModule):
             nn.init.zeros_(self.norm.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('NonLocal', x, self.in_channels)
+        self.check_input(x)
         batch, _, height, width = x.shape
         query, key, value = (
             conv(x).flatten(2).transpose(1, 2)

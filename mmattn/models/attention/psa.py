@@ -6,13 +6,12 @@ import math
 from typing import Optional, Sequence
 
 import torch
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmattn.models.utils import (MAX_KERNEL_SIZE, WideGroupConv2d,
                                  check_channels, check_divisible,
-                                 check_feature_map, check_odd_kernels,
-                                 check_positive_int)
+                                 check_odd_kernels, check_positive_int)
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import CONV_REPLACEMENT, register
 
 
@@ -38,7 +37,7 @@ def check_group_counts(module: str, groups: Sequence[int], scales: int,
 
 
 @register(CONV_REPLACEMENT)
-class PSA(BaseModule):
+class PSA(AttentionModule):
     """Pyramid Squeeze Attention, the EPSANet replacement of a bottleneck's
     3×3 conv (``conv2``; the block's bn2 + ReLU follow it).
 
@@ -95,9 +94,8 @@ class PSA(BaseModule):
                  groups: Sequence[int] = (1, 4, 8, 16),
                  se_reduction: int = 16,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(in_channels, init_cfg)
         name = type(self).__name__  # subclasses (DMSA) report their own
-        check_channels(name, 'in_channels', in_channels)
         check_channels(name, 'out_channels', out_channels)
         check_positive_int(name, 'stride', stride, MAX_KERNEL_SIZE)
         check_odd_kernels(name, 'kernels', kernels)
@@ -108,7 +106,6 @@ class PSA(BaseModule):
         check_group_counts(name, groups, scales, in_channels, branch_channels)
         check_positive_int(name, 'se_reduction', se_reduction)
 
-        self.in_channels = in_channels
         self.scales = scales
         self.branch_channels = branch_channels
         self.convs = nn.ModuleList(
@@ -136,7 +133,7 @@ class PSA(BaseModule):
         return feats
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map(type(self).__name__, x, self.in_channels)
+        self.check_input(x)
         feats = self.refine_scales(
             torch.cat([conv(x) for conv in self.convs], dim=1))
         batch, channels = feats.shape[:2]

@@ -3,17 +3,16 @@ CVPR 2018)."""
 from typing import Tuple
 
 from mmcv.cnn import build_activation_layer
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmattn.models.attention.connectable import ExciteLink
-from mmattn.models.utils import (check_at_most, check_cfg, check_channels,
-                                 check_feature_map)
+from mmattn.models.utils import check_at_most, check_cfg
+from mmattn.models.attention.base import ChannelGate
 from mmattn.registry import PLUGIN, register
 
 
 @register(PLUGIN)
-class SE(BaseModule):
+class SE(ChannelGate):
     """Squeeze-and-Excitation channel attention.
 
     ``z = GAP(x)`` (paper eq. 2), ``s = σ(W2 δ(W1 z))`` (eq. 3), output
@@ -46,12 +45,10 @@ class SE(BaseModule):
                  act_cfg: dict = dict(type='ReLU'),
                  gate_cfg: dict = dict(type='Sigmoid'),
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('SE', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         check_at_most('SE', 'reduction', reduction, in_channels, 'in_channels')
         check_cfg('SE', 'act_cfg', act_cfg)
         check_cfg('SE', 'gate_cfg', gate_cfg)
-        self.in_channels = in_channels
         hidden = in_channels // reduction
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(in_channels, hidden, 1)
@@ -73,16 +70,7 @@ class SE(BaseModule):
         """Excitation s = σ(W2 δ(W1 z)): (B, C, 1, 1) -> (B, C, 1, 1)."""
         return self.gate(self.fc2(self.act(self.fc1(context))))
 
-    def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('SE', x, self.in_channels)
-        return x * self.transform(self.extract(x))
-
     def dca_links(self) -> Tuple[ExciteLink]:
         """DCA connects the excitation (see :class:`ExciteLink`)."""
         return (ExciteLink(), )
 
-    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
-        """What this module applies to ``x``, for pictures
-        (``tools/visualization/attention_maps.py``): the channel scales
-        (B, C)."""
-        return {'channel': self.transform(self.extract(x)).flatten(1)}

@@ -4,19 +4,19 @@ from typing import Optional, Tuple
 
 import torch
 from mmcv.cnn import build_norm_layer
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmattn.models.attention.connectable import Link
 from mmattn.models.utils import (MAX_CHANNELS, MAX_KERNEL_SIZE, check_cfg,
                                  check_channels, check_divisible,
-                                 check_feature_map, check_positive_int,
-                                 keep_memory_format, norm_any_size)
+                                 check_positive_int, keep_memory_format,
+                                 norm_any_size)
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import CONV_REPLACEMENT, register
 
 
 @register(CONV_REPLACEMENT)
-class SK(BaseModule):
+class SK(AttentionModule):
     """Selective Kernel convolution, a replacement of a bottleneck's 3×3 conv
     (``conv2``; the block's bn2 + ReLU follow it).
 
@@ -89,8 +89,7 @@ class SK(BaseModule):
                  min_channels: int = 32,
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('SK', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         check_channels('SK', 'out_channels', out_channels)
         check_positive_int('SK', 'stride', stride, MAX_KERNEL_SIZE)
         check_positive_int('SK', 'groups', groups, MAX_CHANNELS)
@@ -106,7 +105,6 @@ class SK(BaseModule):
         check_channels('SK', 'min_channels', min_channels)
         check_cfg('SK', 'norm_cfg', norm_cfg)
 
-        self.in_channels = in_channels
         self.branches = branches
         self.out_channels = out_channels
         self.convs = nn.ModuleList(
@@ -158,7 +156,7 @@ class SK(BaseModule):
         return (u * weights.to(u.dtype)[..., None, None]).sum(1)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('SK', x, self.in_channels)
+        self.check_input(x)
         u = self.split(x)
         out = self.fuse(u, self.transform(self.extract(u)))
         return keep_memory_format(out, x)

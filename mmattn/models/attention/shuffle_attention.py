@@ -1,18 +1,17 @@
 """Shuffle attention (Zhang and Yang, "SA-Net: Shuffle Attention for Deep
 Convolutional Neural Networks", ICASSP 2021)."""
 import torch
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmattn.models.utils import (MAX_CHANNELS, check_channels,
-                                 check_divisible, check_feature_map,
+from mmattn.models.utils import (MAX_CHANNELS, check_divisible,
                                  check_positive_int, group_norm_any_size,
-                                 keep_memory_format, shuffled_view)
+                                 group_halves, keep_memory_format, shuffled_view)
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
 @register(PLUGIN)
-class ShuffleAttention(BaseModule):
+class ShuffleAttention(AttentionModule):
     """Shuffle attention: grouped channel and spatial gates.
 
     The C channels are split into G groups and every group into two halves
@@ -46,12 +45,10 @@ class ShuffleAttention(BaseModule):
 
     def __init__(self, in_channels: int, groups: int = 64,
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('ShuffleAttention', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         check_positive_int('ShuffleAttention', 'groups', groups, MAX_CHANNELS)
         check_divisible('ShuffleAttention', 'in_channels', in_channels,
                         2 * groups, '2*groups')
-        self.in_channels = in_channels
         self.groups = groups
         half = in_channels // (2 * groups)
         # Shapes and names as in the authors' code, so their checkpoints map.
@@ -71,11 +68,8 @@ class ShuffleAttention(BaseModule):
             self.gn.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('ShuffleAttention', x, self.in_channels)
-        batch, channels, height, width = x.shape
-        grouped = x.reshape(batch * self.groups, channels // self.groups,
-                            height, width)
-        x_channel, x_spatial = grouped.chunk(2, dim=1)
+        self.check_input(x)
+        x_channel, x_spatial = group_halves(x, self.groups)
 
         channel_gate = torch.sigmoid(
             self.cweight * x_channel.mean((2, 3), keepdim=True) + self.cbias)

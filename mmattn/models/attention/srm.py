@@ -1,11 +1,11 @@
 """Style-based Recalibration Module (Lee et al., "SRM: A Style-based
 Recalibration Module for Convolutional Neural Networks", ICCV 2019)."""
 import torch
-from mmengine.model import BaseModule, constant_init
+from mmengine.model import constant_init
 from torch import Tensor, nn
 
-from mmattn.models.utils import (batch_norm_any_size, check_channels,
-                                 check_feature_map, check_real)
+from mmattn.models.utils import batch_norm_any_size, check_real
+from mmattn.models.attention.base import ChannelGate
 from mmattn.registry import PLUGIN, register
 
 
@@ -14,7 +14,7 @@ DEFAULT_EPS = 1e-5
 
 
 @register(PLUGIN)
-class SRM(BaseModule):
+class SRM(ChannelGate):
     """Style-based Recalibration Module.
 
     Style pooling (paper eqs. 1-3): per channel the mean μ_c and standard
@@ -52,12 +52,10 @@ class SRM(BaseModule):
                  in_channels: int,
                  eps: float = DEFAULT_EPS,
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('SRM', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         # A small constant: one above 1 would outweigh the variance it
         # stabilises (and inf makes every output NaN).
         check_real('SRM', 'eps', eps, 0, 1)
-        self.in_channels = in_channels
         self.eps = eps
         # Grouped so that each channel sees only its own (mean, std) pair.
         self.cfc = nn.Conv1d(
@@ -83,16 +81,6 @@ class SRM(BaseModule):
         (B, C, 1, 1)."""
         z = self.cfc(style).unsqueeze(3)
         return batch_norm_any_size(self.bn, z).sigmoid()
-
-    def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('SRM', x, self.in_channels)
-        return x * self.transform(self.extract(x))
-
-    def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
-        """What this module applies to ``x``, for pictures
-        (``tools/visualization/attention_maps.py``): the channel scales
-        (B, C)."""
-        return {'channel': self.transform(self.extract(x)).flatten(1)}
 
 
 def style_pool(x: Tensor, eps: float) -> Tensor:

@@ -2,13 +2,12 @@
 Attend: Convolutional Triplet Attention Module", WACV 2021)."""
 import torch
 from mmcv.cnn import build_norm_layer
-from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init, kaiming_init
 from torch import Tensor, nn
 
-from mmattn.models.utils import (check_bool, check_cfg, check_channels,
-                                 check_feature_map, check_odd_kernel,
+from mmattn.models.utils import (check_bool, check_cfg, check_odd_kernel,
                                  norm_any_size)
+from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
@@ -18,7 +17,7 @@ def _z_pool(x: Tensor, dim: int) -> Tensor:
 
 
 @register(PLUGIN)
-class TripletAttention(BaseModule):
+class TripletAttention(AttentionModule):
     """Triplet attention: three gates, each on a pair of the (C, H, W) axes.
 
     Each branch looks at the input rotated so that one axis becomes the
@@ -67,12 +66,10 @@ class TripletAttention(BaseModule):
                  no_spatial: bool = False,
                  norm_cfg: dict = dict(type='BN', momentum=0.01),
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        check_channels('TripletAttention', 'in_channels', in_channels)
+        super().__init__(in_channels, init_cfg)
         check_odd_kernel('TripletAttention', 'kernel_size', kernel_size)
         check_bool('TripletAttention', 'no_spatial', no_spatial)
         check_cfg('TripletAttention', 'norm_cfg', norm_cfg)
-        self.in_channels = in_channels
         self.no_spatial = no_spatial
         self.branch_names = ('cw', 'hc') if no_spatial else ('cw', 'hc',
                                                              'hw')
@@ -100,7 +97,7 @@ class TripletAttention(BaseModule):
         return norm_any_size(norm, conv(pooled)).sigmoid()
 
     def forward(self, x: Tensor) -> Tensor:
-        check_feature_map('TripletAttention', x, self.in_channels)
+        self.check_input(x)
         gates = [
             # pooled (B, 2, C, W); gate (B, 1, C, W) -> (B, C, 1, W)
             self._gate(self.cw, _z_pool(x, 2)).transpose(1, 2),
