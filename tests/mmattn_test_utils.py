@@ -299,15 +299,9 @@ def resnet_rules(bottleneck_blocks: bool,
         conv2_cfg = resnet_arg(kw, 'conv2_cfg')
         for stage in range(stages(kw)):
             with_conv2 = resnet_arg(kw, 'stage_with_conv2')[stage]
-            if not bottleneck(kw):
-                if with_conv2 and conv2_cfg is not None:
-                    return 'conv2_cfg', 'AttnBasicBlock'
-                if with_conv2 and not resnet_arg(kw, 'conv2_norm'):
-                    return 'conv2_norm', 'AttnBasicBlock'
-                if resnet_arg(kw, 'width_multiplier') != 1:
-                    return 'width_multiplier', 'AttnBasicBlock'
-            elif with_conv2 and not resnet_arg(kw, 'conv2_norm') and (
-                    conv2_cfg is None) and not conv2_replaced(kw):
+            if bottleneck(kw) and with_conv2 and not resnet_arg(
+                    kw, 'conv2_norm') and (conv2_cfg is None
+                                           ) and not conv2_replaced(kw):
                 return 'conv2_norm', 'AttnBottleneck'
         return None
 
@@ -355,6 +349,11 @@ def resnet_rules(bottleneck_blocks: bool,
         argument_rule('conv2_norm', is_bool, True),
         argument_rule('width_multiplier',
                       lambda w: is_number_in(w, 0, MAX_CHANNELS), 1),
+        ('conv2_cfg', lambda kw: bottleneck(kw) or arg('conv2_cfg')(kw) is
+         None),
+        ('conv2_norm', lambda kw: bottleneck(kw) or arg('conv2_norm')(kw)),
+        ('width_multiplier', lambda kw: bottleneck(kw) or arg(
+            'width_multiplier')(kw) == 1),
         ('stem_channels', lambda kw: not arg('deep_stem')(kw) or (
             arg('stem_channels')(kw) or arg('base_channels')(kw)) >= 2),
         ('base_channels', lambda kw: widest(kw) * (

@@ -99,9 +99,10 @@ def test_train_returns_self_and_keeps_norm_eval():
      r"AttnBasicBlock: plugin position 'after_conv3' does not exist; "
      r"positions of this block are \('after_conv1', 'after_conv2'\)"),
     (dict(depth=18, conv2_cfg=dict(type='PSA')),
-     r'AttnBasicBlock: conv2_cfg=.* is invalid'),
+     r'AttnResNet: conv2_cfg=.* is invalid with depth=18; it applies to '
+     r'the 3x3 conv of a Bottleneck'),
     (dict(depth=34, width_multiplier=2),
-     r'AttnBasicBlock: width_multiplier=2 is invalid'),
+     r'AttnResNet: width_multiplier=2 is invalid with depth=34'),
     (dict(depth=50, conv2_norm=False),
      r'AttnBottleneck: conv2_norm=False is invalid without conv2_cfg'),
     (dict(depth=26), r'AttnResNet: depth=26 is invalid; it must be one of'),

@@ -228,7 +228,7 @@ def test_mmpretrain_classifier(check_classifier_forward):
     (dict(depth=50, conv2_norm=False), ValueError,
      r'AttnBottleneck: conv2_norm=False is invalid without conv2_cfg'),
     (dict(depth=18, attention=dict(type='SE'), conv2_norm=False), ValueError,
-     r'AttnBasicBlock: conv2_norm=False is invalid'),
+     r'DCAResNet: conv2_norm=False is invalid with depth=18'),
 ])
 def test_invalid_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):

@@ -258,24 +258,8 @@ class AttnBasicBlock(AttnBlockMixin, BasicBlock):
 
     def __init__(self, inplanes: int, planes: int, *args,
                  plugins: Optional[List[dict]] = None,
-                 conv2_cfg: Optional[dict] = None,
-                 conv2_norm: bool = True,
-                 width_multiplier: float = 1,
                  connected: Sequence[ConnectedAttention] = (),
                  **kwargs) -> None:
-        if conv2_cfg is not None:
-            raise ValueError(
-                f'AttnBasicBlock: conv2_cfg={conv2_cfg!r} is invalid; conv '
-                'replacements replace the 3x3 conv of a Bottleneck, '
-                'BasicBlock ResNets (depth 18/34) have none')
-        if not conv2_norm:
-            raise ValueError(
-                f'AttnBasicBlock: conv2_norm={conv2_norm!r} is invalid; it '
-                'applies to Bottleneck conv replacements only')
-        if width_multiplier != 1:
-            raise ValueError(
-                f'AttnBasicBlock: width_multiplier={width_multiplier!r} is '
-                'invalid; it applies to Bottleneck ResNets only')
         super().__init__(inplanes, planes, *args, **kwargs)
         self.build_position_plugins(
             plugins, dict(after_conv1=planes, after_conv2=planes))
@@ -532,6 +516,16 @@ class AttnResNet(ResNet):
         width_multiplier = extras['width_multiplier']
         check_real(name, 'width_multiplier', width_multiplier, 0,
                    MAX_CHANNELS)
+        if not bottleneck:
+            for argument, default in (('conv2_cfg', None),
+                                      ('conv2_norm', True),
+                                      ('width_multiplier', 1)):
+                if extras[argument] != default:
+                    raise ValueError(
+                        f'{name}: {argument}={extras[argument]!r} is invalid '
+                        f'with depth={depth}; it applies to the 3x3 conv of '
+                        'a Bottleneck (depth 50, 101 or 152), BasicBlock '
+                        'ResNets have none')
 
         stem_channels = a['stem_channels'] or a['base_channels']
         if a['deep_stem'] and stem_channels < 2:
@@ -606,12 +600,13 @@ class AttnResNet(ResNet):
                           conv2_stride=first_conv2_stride if index == 0
                           else 1)) for index in range(kwargs['num_blocks'])
         ]
-        layer = super().make_res_layer(
-            block=_PerBlock(block, connected),
-            conv2_cfg=extras['conv2_cfg'] if with_conv2 else None,
-            conv2_norm=extras['conv2_norm'] if with_conv2 else True,
-            width_multiplier=extras['width_multiplier'],
-            **kwargs)
+        if issubclass(block, AttnBottleneck):
+            kwargs.update(
+                conv2_cfg=extras['conv2_cfg'] if with_conv2 else None,
+                conv2_norm=extras['conv2_norm'] if with_conv2 else True,
+                width_multiplier=extras['width_multiplier'])
+        layer = super().make_res_layer(block=_PerBlock(block, connected),
+                                       **kwargs)
         layer.block = block
         return layer
 
