@@ -174,7 +174,7 @@ def _randomised(name):
     module, in_channels = _build_any(name)
     with torch.no_grad():
         for param in module.parameters():
-            param.normal_(0, 0.5)
+            param.normal_(0, 0.2)
         for buffer_name, buffer in module.named_buffers():
             if buffer_name.endswith('running_var'):
                 buffer.uniform_(0.5, 2)
@@ -192,9 +192,11 @@ def test_channels_last_input_gives_the_same_values_in_channels_last(name):
         expected, out = module(x), module(x_last)
     assert out.is_contiguous(memory_format=torch.channels_last), (
         f'{name} turned a channels-last input into a contiguous output')
-    # Other kernels, other summation orders: equal up to float rounding.
-    torch.testing.assert_close(out, expected, rtol=1e-5,
-                               atol=1e-5 * float(expected.abs().max()))
+    # Other kernels, other summation orders: equal up to float rounding,
+    # which the softmax of position attention amplifies (a layout error
+    # would be of the order of the values).
+    torch.testing.assert_close(out, expected, rtol=1e-4,
+                               atol=1e-4 * float(expected.abs().max()))
 
 
 @pytest.mark.parametrize('name', ALL)

@@ -9,7 +9,7 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 
 def pairwise_attention(query: Tensor,
@@ -70,6 +70,26 @@ def pairwise_attention(query: Tensor,
             for start in range(0, query.size(2), chunk_size)
         ], dim=2)
     return out.squeeze(1)[..., :value.size(-1)]
+
+
+def attend_positions(x: Tensor, query: nn.Conv2d, key: nn.Conv2d,
+                     value: nn.Conv2d, scale: float = 1.0,
+                     chunk_size: Optional[int] = 2048) -> Tensor:
+    """Position attention over the H·W positions of x (B, C, H, W), with
+    the 1×1 convs ``query``, ``key`` and ``value`` as projections:
+    ``softmax(scale·QKᵀ)·V`` (:func:`pairwise_attention`) as a
+    (B, C_v, H, W) map.
+
+    The projections run as products with the positions as rows, the layout
+    the attention takes: oneDNN's 1×1 convs are slow for the few channels of
+    DMSA's unit, and the (B, C, N) -> (B, N, C) copies disappear.
+    """
+    batch, channels, height, width = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+    q, k, v = (F.linear(rows, conv.weight.flatten(1), conv.bias)
+               for conv in (query, key, value))
+    out = pairwise_attention(q, k, v, scale, chunk_size)
+    return out.transpose(1, 2).reshape(batch, -1, height, width)
 
 
 def _reference_attention(query: Tensor, key: Tensor, value: Tensor,

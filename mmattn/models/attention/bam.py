@@ -4,10 +4,10 @@ import torch
 from mmengine.model import constant_init, kaiming_init
 from torch import Tensor, nn
 
+from mmattn.models.attention.base import AttentionModule
 from mmattn.models.utils import (MAX_KERNEL_SIZE, batch_norm_any_size,
                                  check_at_most, check_choice,
                                  check_positive_int)
-from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
@@ -76,9 +76,9 @@ class BAM(AttentionModule):
             [nn.BatchNorm2d(hidden) for _ in range(3)])
         self.spatial_out = nn.Conv2d(hidden, 1, 1)
         self.relu = nn.ReLU()
-        self._init_own_weights()
+        self.reset_parameters()
 
-    def _init_own_weights(self) -> None:
+    def reset_parameters(self) -> None:
         for fc in (self.channel_fc1, self.channel_fc2):
             fc.reset_parameters()
             nn.init.zeros_(fc.bias)
@@ -86,11 +86,6 @@ class BAM(AttentionModule):
             kaiming_init(conv, mode='fan_out')
         for bn in (self.channel_bn, *self.spatial_bns):
             constant_init(bn, 1)
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            self._init_own_weights()
 
     def channel_attention(self, x: Tensor) -> Tensor:
         """M_c(F): (B, C, H, W) -> (B, C, 1, 1)."""

@@ -16,7 +16,9 @@ class AttentionModule(BaseModule):
     allowed range, named in the error with the module's class name), and
     :meth:`check_input`, which each ``forward`` calls first: a 4-D float
     input with ``in_channels`` channels, or a ValueError naming the module,
-    the expected and the received shape.
+    the expected and the received shape. A module's own initialisation is
+    its :meth:`reset_parameters`, which :meth:`init_weights` re-applies
+    after a parent's.
     """
 
     def __init__(self, in_channels: int,
@@ -27,6 +29,19 @@ class AttentionModule(BaseModule):
 
     def check_input(self, x: Tensor) -> None:
         check_feature_map(type(self).__name__, x, self.in_channels)
+
+    def init_weights(self) -> None:
+        """mmengine's init (the init_cfg, then the children's), then,
+        without an init_cfg, the module's own :meth:`reset_parameters`
+        again: a parent's init_cfg (a backbone's Kaiming init of every
+        conv) has overwritten it."""
+        super().init_weights()
+        if self.init_cfg is None:
+            self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The module's own initialisation (none beyond its layers'
+        PyTorch defaults, unless a module says otherwise)."""
 
 
 class ChannelGate(AttentionModule):

@@ -6,10 +6,10 @@ import torch
 from mmengine.model import constant_init, kaiming_init
 from torch import Tensor, nn
 
+from mmattn.models.attention.base import AttentionModule
 from mmattn.models.attention.connectable import Link
 from mmattn.models.utils import (batch_norm_any_size, check_at_most,
                                  check_bool, check_odd_kernel, match_spatial)
-from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
@@ -85,9 +85,9 @@ class CBAM(AttentionModule):
                 bias=False)
             # The authors' BN settings (momentum 0.01).
             self.spatial_bn = nn.BatchNorm2d(1, momentum=0.01)
-        self._init_own_weights()
+        self.reset_parameters()
 
-    def _init_own_weights(self) -> None:
+    def reset_parameters(self) -> None:
         if self.with_channel:
             for layer in (self.channel_mlp[0], self.channel_mlp[2]):
                 layer.reset_parameters()
@@ -95,11 +95,6 @@ class CBAM(AttentionModule):
         if self.with_spatial:
             kaiming_init(self.spatial_conv, mode='fan_out')
             constant_init(self.spatial_bn, 0)
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            self._init_own_weights()
 
     def extract_channel(self, x: Tensor) -> Tensor:
         """Average- and max-pooled descriptors: (B, C, H, W) -> (B, 2, C)."""

@@ -5,8 +5,8 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model.weight_init import constant_init, kaiming_init
 from torch import Tensor, nn
 
-from mmattn.models.utils import check_cfg, check_positive_int
 from mmattn.models.attention.base import AttentionModule
+from mmattn.models.utils import check_cfg, check_positive_int
 from mmattn.registry import PLUGIN, register
 
 
@@ -61,13 +61,11 @@ class CoordAttention(AttentionModule):
         self.conv_h = nn.Conv2d(mid_channels, in_channels, 1)
         self.conv_w = nn.Conv2d(mid_channels, in_channels, 1)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            for conv in (self.conv1, self.conv_h, self.conv_w):
-                kaiming_init(conv, mode='fan_out', nonlinearity='relu',
-                             distribution='normal')
-            constant_init(self.bn1, 1)
+    def reset_parameters(self) -> None:
+        for conv in (self.conv1, self.conv_h, self.conv_w):
+            kaiming_init(conv, mode='fan_out', nonlinearity='relu',
+                         distribution='normal')
+        constant_init(self.bn1, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)

@@ -3,8 +3,8 @@ Scene Segmentation", CVPR 2019)."""
 import torch
 from torch import Tensor, nn
 
-from mmattn.models.utils import keep_memory_format
 from mmattn.models.attention.base import AttentionModule
+from mmattn.models.utils import keep_memory_format
 from mmattn.registry import PLUGIN, register
 
 
@@ -41,10 +41,8 @@ class DAChannelAttention(AttentionModule):
         super().__init__(in_channels, init_cfg)
         self.beta = nn.Parameter(torch.zeros(1))
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            nn.init.zeros_(self.beta)
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.beta)
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)

@@ -5,9 +5,10 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from mmattn.models.attention._pairwise import pairwise_attention
-from mmattn.models.utils import check_at_most, check_positive_int
+from mmattn.models.attention._pairwise import attend_positions
 from mmattn.models.attention.base import AttentionModule
+from mmattn.models.utils import (check_at_most, check_positive_int,
+                                 keep_memory_format)
 from mmattn.registry import PLUGIN, register
 
 
@@ -64,19 +65,13 @@ class DAPositionAttention(AttentionModule):
         self.value_conv = nn.Conv2d(in_channels, in_channels, 1)
         self.alpha = nn.Parameter(torch.zeros(1))
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            for conv in (self.query_conv, self.key_conv, self.value_conv):
-                conv.reset_parameters()
-            nn.init.zeros_(self.alpha)
+    def reset_parameters(self) -> None:
+        for conv in (self.query_conv, self.key_conv, self.value_conv):
+            conv.reset_parameters()
+        nn.init.zeros_(self.alpha)
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
-        batch, channels, height, width = x.shape
-        query, key, value = (
-            conv(x).flatten(2).transpose(1, 2)
-            for conv in (self.query_conv, self.key_conv, self.value_conv))
-        out = pairwise_attention(query, key, value, 1.0, self.chunk_size)
-        out = out.transpose(1, 2).reshape(batch, channels, height, width)
-        return self.alpha * out + x
+        out = attend_positions(x, self.query_conv, self.key_conv,
+                               self.value_conv, 1.0, self.chunk_size)
+        return keep_memory_format(self.alpha * out + x, x)

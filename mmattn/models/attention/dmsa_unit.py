@@ -6,12 +6,12 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from mmattn.models.attention.base import AttentionModule
 from mmattn.models.attention.da_channel_attention import DAChannelAttention
 from mmattn.models.attention.da_position_attention import DAPositionAttention
 from mmattn.models.utils import (MAX_CHANNELS, channel_shuffle, check_choice,
                                  check_divisible, check_positive_int,
                                  group_halves, keep_memory_format, norm_any_size)
-from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 #: Norms of the spatial gate (paper Table 8's variants).
@@ -102,11 +102,9 @@ class DMSAUnit(AttentionModule):
         self.position_attention = DAPositionAttention(
             half, reduction=min(8, half), chunk_size=chunk_size)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            nn.init.zeros_(self.gate_weight)
-            nn.init.ones_(self.gate_bias)
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.gate_weight)
+        nn.init.ones_(self.gate_bias)
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)

@@ -4,8 +4,8 @@ from typing import Optional
 
 from torch import Tensor, nn
 
-from mmattn.models.utils import check_odd_kernel, eca_kernel_size
 from mmattn.models.attention.base import ChannelGate
+from mmattn.models.utils import check_odd_kernel, eca_kernel_size
 from mmattn.registry import PLUGIN, register
 
 
@@ -49,10 +49,8 @@ class ECA(ChannelGate):
         self.conv = nn.Conv1d(
             1, 1, kernel_size, padding=kernel_size // 2, bias=False)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            self.conv.reset_parameters()
+    def reset_parameters(self) -> None:
+        self.conv.reset_parameters()
 
     def extract(self, x: Tensor) -> Tensor:
         """Global average pooling: (B, C, H, W) -> (B, C)."""

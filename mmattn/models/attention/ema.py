@@ -4,9 +4,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmattn.models.attention.base import AttentionModule
 from mmattn.models.utils import (check_divisible, check_positive_int,
                                  keep_memory_format, norm_any_size)
-from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
@@ -65,12 +65,10 @@ class EMA(AttentionModule):
             group_channels, group_channels, 3, padding=1)
         self.gn = nn.GroupNorm(group_channels, group_channels)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            self.conv1x1.reset_parameters()
-            self.conv3x3.reset_parameters()
-            self.gn.reset_parameters()
+    def reset_parameters(self) -> None:
+        self.conv1x1.reset_parameters()
+        self.conv3x3.reset_parameters()
+        self.gn.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)

@@ -6,9 +6,9 @@ from typing import List, Tuple
 import torch
 from torch import Tensor, nn
 
+from mmattn.models.attention.base import AttentionModule
 from mmattn.models.utils import (MAX_KERNEL_SIZE, adaptive_pool_matrix,
                                  check_at_most, check_choice, check_divisible)
-from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 # The authors' frequency rankings on the 7×7 DCT grid (u along H, v along
@@ -126,11 +126,9 @@ class MultiSpectralAttention(AttentionModule):
         self.act = nn.ReLU()
         self.fc2 = nn.Linear(hidden, in_channels, bias=False)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            self.fc1.reset_parameters()
-            self.fc2.reset_parameters()
+    def reset_parameters(self) -> None:
+        self.fc1.reset_parameters()
+        self.fc2.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmattn.models.attention.base import AttentionModule
 from mmattn.models.attention.connectable import ExciteLink
 from mmattn.models.utils import MAX_KERNEL_SIZE
-from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 

@@ -2,8 +2,8 @@
 "NAM: Normalization-based Attention Module", arXiv:2111.12419, 2021)."""
 from torch import Tensor, nn
 
-from mmattn.models.utils import batch_norm_any_size
 from mmattn.models.attention.base import AttentionModule
+from mmattn.models.utils import batch_norm_any_size
 from mmattn.registry import PLUGIN, register
 
 
@@ -39,10 +39,8 @@ class NAM(AttentionModule):
         super().__init__(in_channels, init_cfg)
         self.bn = nn.BatchNorm2d(in_channels)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            self.bn.reset_parameters()
+    def reset_parameters(self) -> None:
+        self.bn.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)

@@ -5,10 +5,10 @@ from typing import Optional
 from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
 
-from mmattn.models.attention._pairwise import pairwise_attention
+from mmattn.models.attention._pairwise import attend_positions
+from mmattn.models.attention.base import AttentionModule
 from mmattn.models.utils import (check_at_most, check_bool, check_cfg,
                                  check_positive_int, norm_any_size)
-from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
@@ -75,22 +75,16 @@ class NonLocal(AttentionModule):
         self.out_conv = nn.Conv2d(inter_channels, in_channels, 1, bias=False)
         self.norm = build_norm_layer(norm_cfg, in_channels)[1]
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            for conv in (self.theta, self.phi, self.g, self.out_conv):
-                nn.init.normal_(conv.weight, std=0.01)
-                if conv.bias is not None:
-                    nn.init.zeros_(conv.bias)
-            nn.init.zeros_(self.norm.weight)
-            nn.init.zeros_(self.norm.bias)
+    def reset_parameters(self) -> None:
+        for conv in (self.theta, self.phi, self.g, self.out_conv):
+            nn.init.normal_(conv.weight, std=0.01)
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+        nn.init.zeros_(self.norm.weight)
+        nn.init.zeros_(self.norm.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
-        batch, _, height, width = x.shape
-        query, key, value = (
-            conv(x).flatten(2).transpose(1, 2)
-            for conv in (self.theta, self.phi, self.g))
-        y = pairwise_attention(query, key, value, self.scale, self.chunk_size)
-        y = y.transpose(1, 2).reshape(batch, -1, height, width)
+        y = attend_positions(x, self.theta, self.phi, self.g, self.scale,
+                             self.chunk_size)
         return x + norm_any_size(self.norm, self.out_conv(y))

@@ -8,10 +8,10 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from mmattn.models.attention.base import AttentionModule
 from mmattn.models.utils import (MAX_KERNEL_SIZE, WideGroupConv2d,
                                  check_channels, check_divisible,
                                  check_odd_kernels, check_positive_int)
-from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import CONV_REPLACEMENT, register
 
 
@@ -117,14 +117,12 @@ class PSA(AttentionModule):
         self.se_act = nn.ReLU()
         self.se_fc2 = nn.Conv2d(hidden, branch_channels, 1)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            for conv in (*self.convs, self.se_fc1, self.se_fc2):
-                conv.reset_parameters()
-                fan_out = conv.kernel_size[0] * conv.kernel_size[1] * \
-                    conv.out_channels
-                nn.init.normal_(conv.weight, 0, math.sqrt(2 / fan_out))
+    def reset_parameters(self) -> None:
+        for conv in (*self.convs, self.se_fc1, self.se_fc2):
+            conv.reset_parameters()
+            fan_out = conv.kernel_size[0] * conv.kernel_size[1] * \
+                conv.out_channels
+            nn.init.normal_(conv.weight, 0, math.sqrt(2 / fan_out))
 
     def refine_scales(self, feats: Tensor) -> Tensor:
         """The concatenated per-scale features (B, S·C', H, W) before the

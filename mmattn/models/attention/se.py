@@ -5,9 +5,9 @@ from typing import Tuple
 from mmcv.cnn import build_activation_layer
 from torch import Tensor, nn
 
+from mmattn.models.attention.base import ChannelGate
 from mmattn.models.attention.connectable import ExciteLink
 from mmattn.models.utils import check_at_most, check_cfg
-from mmattn.models.attention.base import ChannelGate
 from mmattn.registry import PLUGIN, register
 
 
@@ -56,11 +56,9 @@ class SE(ChannelGate):
         self.fc2 = nn.Conv2d(hidden, in_channels, 1)
         self.gate = build_activation_layer(gate_cfg)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            self.fc1.reset_parameters()
-            self.fc2.reset_parameters()
+    def reset_parameters(self) -> None:
+        self.fc1.reset_parameters()
+        self.fc2.reset_parameters()
 
     def extract(self, x: Tensor) -> Tensor:
         """Squeeze z = GAP(x): (B, C, H, W) -> (B, C, 1, 1)."""

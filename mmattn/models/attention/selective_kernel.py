@@ -6,12 +6,12 @@ import torch
 from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
 
+from mmattn.models.attention.base import AttentionModule
 from mmattn.models.attention.connectable import Link
 from mmattn.models.utils import (MAX_CHANNELS, MAX_KERNEL_SIZE, check_cfg,
                                  check_channels, check_divisible,
                                  check_positive_int, keep_memory_format,
                                  norm_any_size)
-from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import CONV_REPLACEMENT, register
 
 
@@ -120,14 +120,12 @@ class SK(AttentionModule):
         self.fc_norm = build_norm_layer(norm_cfg, hidden)[1]
         self.fc2 = nn.Conv2d(hidden, branches * out_channels, 1, bias=False)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            for conv in (*self.convs, self.fc1, self.fc2):
-                nn.init.kaiming_normal_(
-                    conv.weight, mode='fan_out', nonlinearity='relu')
-            for norm in (*self.norms, self.fc_norm):
-                norm.reset_parameters()
+    def reset_parameters(self) -> None:
+        for conv in (*self.convs, self.fc1, self.fc2):
+            nn.init.kaiming_normal_(
+                conv.weight, mode='fan_out', nonlinearity='relu')
+        for norm in (*self.norms, self.fc_norm):
+            norm.reset_parameters()
 
     def split(self, x: Tensor) -> Tensor:
         """Branch features U_i of ``x``, stacked: (B, M, C, H', W')."""

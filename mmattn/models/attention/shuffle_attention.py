@@ -3,10 +3,10 @@ Convolutional Neural Networks", ICASSP 2021)."""
 import torch
 from torch import Tensor, nn
 
+from mmattn.models.attention.base import AttentionModule
 from mmattn.models.utils import (MAX_CHANNELS, check_divisible,
                                  check_positive_int, group_norm_any_size,
                                  group_halves, keep_memory_format, shuffled_view)
-from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
@@ -58,14 +58,12 @@ class ShuffleAttention(AttentionModule):
         self.sbias = nn.Parameter(torch.ones(1, half, 1, 1))
         self.gn = nn.GroupNorm(half, half)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            nn.init.zeros_(self.cweight)
-            nn.init.ones_(self.cbias)
-            nn.init.zeros_(self.sweight)
-            nn.init.ones_(self.sbias)
-            self.gn.reset_parameters()
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.cweight)
+        nn.init.ones_(self.cbias)
+        nn.init.zeros_(self.sweight)
+        nn.init.ones_(self.sbias)
+        self.gn.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)

@@ -4,8 +4,8 @@ import torch
 from mmengine.model import constant_init
 from torch import Tensor, nn
 
-from mmattn.models.utils import batch_norm_any_size, check_real
 from mmattn.models.attention.base import ChannelGate
+from mmattn.models.utils import batch_norm_any_size, check_real
 from mmattn.registry import PLUGIN, register
 
 
@@ -61,16 +61,11 @@ class SRM(ChannelGate):
         self.cfc = nn.Conv1d(
             in_channels, in_channels, 2, groups=in_channels, bias=False)
         self.bn = nn.BatchNorm2d(in_channels)
-        self._init_own_weights()
+        self.reset_parameters()
 
-    def _init_own_weights(self) -> None:
+    def reset_parameters(self) -> None:
         constant_init(self.cfc, 0)
         constant_init(self.bn, 1, bias=0)
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            self._init_own_weights()
 
     def extract(self, x: Tensor) -> Tensor:
         """Style pooling: (B, C, H, W) -> (B, C, 2) holding [mean, std]."""

@@ -5,9 +5,9 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model.weight_init import constant_init, kaiming_init
 from torch import Tensor, nn
 
+from mmattn.models.attention.base import AttentionModule
 from mmattn.models.utils import (check_bool, check_cfg, check_odd_kernel,
                                  norm_any_size)
-from mmattn.models.attention.base import AttentionModule
 from mmattn.registry import PLUGIN, register
 
 
@@ -81,13 +81,11 @@ class TripletAttention(AttentionModule):
                               bias=False),
                     build_norm_layer(norm_cfg, 1)[1]))
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            for name in self.branch_names:
-                conv, norm = getattr(self, name)
-                kaiming_init(conv, mode='fan_out', distribution='normal')
-                constant_init(norm, 1)
+    def reset_parameters(self) -> None:
+        for name in self.branch_names:
+            conv, norm = getattr(self, name)
+            kaiming_init(conv, mode='fan_out', distribution='normal')
+            constant_init(norm, 1)
 
     @staticmethod
     def _gate(branch: nn.Sequential, pooled: Tensor) -> Tensor:
