@@ -16,6 +16,7 @@ import functools
 import glob
 import os
 import os.path as osp
+import re
 from typing import Dict, List, Tuple
 
 import pytest
@@ -267,3 +268,43 @@ def test_model_index_lists_every_config_once():
             names.add(model['Name'])
             listed.append(config)
     assert sorted(listed) == CONFIGS
+
+
+def _local_checkpoints(cfg: Config) -> List[str]:
+    """The model's ``Pretrained`` checkpoints that are files (not URLs)."""
+    from mmattn.engine.pretrained import pretrained_checkpoints
+    return [init_cfg['checkpoint'] for _, init_cfg in
+            pretrained_checkpoints(cfg.model.to_dict())
+            if '://' not in init_cfg['checkpoint']]
+
+
+def test_readme_lists_which_configs_need_which_checkpoint(tmp_path,
+                                                          monkeypatch):
+    """Each row of the README's table: the configs its pattern matches
+    are exactly those that load the checkpoint, the producing config is
+    the one the error message names, and training any of them without the
+    file stops with that message."""
+    from mmattn.engine.pretrained import (MissingCheckpointError,
+                                          check_pretrained_weights,
+                                          producing_config)
+    with open(osp.join(REPO_ROOT, 'README.md')) as f:
+        readme = f.read()
+    section = readme.split('### Configs that need ImageNet weights')[1]
+    rows = re.findall(r'^\| `(checkpoints/[^`]+)` \| `([^`]+)` \((\d+)\) '
+                      r'\| `([^`]+)` \|', section, re.M)
+    needed: Dict[str, List[str]] = {}
+    for path in CONFIGS:
+        cfg = _load(path)
+        if cfg.default_scope == 'mmdet':
+            for checkpoint in _local_checkpoints(cfg):
+                needed.setdefault(checkpoint, []).append(path)
+    assert sorted(row[0] for row in rows) == sorted(needed)
+    monkeypatch.chdir(tmp_path)  # no checkpoints/ here
+    for checkpoint, pattern, count, producer in rows:
+        matched = sorted(osp.relpath(p, REPO_ROOT) for p in glob.glob(
+            osp.join(REPO_ROOT, pattern)))
+        assert matched == sorted(needed[checkpoint]), pattern
+        assert int(count) == len(matched)
+        assert producing_config(checkpoint) == osp.join(REPO_ROOT, producer)
+        with pytest.raises(MissingCheckpointError, match=checkpoint):
+            check_pretrained_weights(_load(matched[0]))
