@@ -55,6 +55,8 @@ from torch import Tensor
 
 from mmattn.models.connect.dca import CHANNEL_MATCHINGS
 
+from .layout import as_model_state
+
 logger = logging.getLogger(__name__)
 
 #: The network's first block: never connected, no DCA layers in mmattn.
@@ -439,10 +441,4 @@ def convert_dcanet_state_dict(state_dict: Dict[str, Tensor],
             sorted({key.rsplit('.cbam.', 1)[0] for key in inexact}),
             ', '.join(inexact))
 
-    if not (classifier or with_prefix):
-        return backbone
-    converted = OrderedDict(
-        (f'backbone.{key}', tensor) for key, tensor in backbone.items())
-    if classifier:
-        converted.update(head)
-    return converted
+    return as_model_state(backbone, head, classifier, with_prefix)

@@ -19,6 +19,8 @@ from typing import Callable, Dict, Tuple, Union
 
 from torch import Tensor
 
+from .layout import as_model_state
+
 _BLOCK = r'(layer\d+\.\d+)'
 
 # (full-match pattern, new key) for every key of the authors' layout (after
@@ -102,10 +104,4 @@ def convert_epsanet_state_dict(state_dict: Dict[str, Tensor],
         key = f'{block}.conv3.weight'
         backbone[key] = _reverse_channel_blocks(backbone[key], count, 1)
 
-    if not (classifier or with_prefix):
-        return backbone
-    converted = OrderedDict(
-        (f'backbone.{key}', tensor) for key, tensor in backbone.items())
-    if classifier:
-        converted.update(head)
-    return converted
+    return as_model_state(backbone, head, classifier, with_prefix)

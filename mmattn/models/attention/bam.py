@@ -6,8 +6,7 @@ from torch import Tensor, nn
 
 from mmattn.models.attention.base import AttentionModule
 from mmattn.models.utils import (MAX_KERNEL_SIZE, batch_norm_any_size,
-                                 check_at_most, check_choice,
-                                 check_positive_int)
+                                 check_choice, check_positive_int)
 from mmattn.registry import PLUGIN, register
 
 
@@ -58,8 +57,7 @@ class BAM(AttentionModule):
                  fusion: str = 'sum',
                  init_cfg=None) -> None:
         super().__init__(in_channels, init_cfg)
-        check_at_most('BAM', 'reduction', reduction, in_channels,
-                      'in_channels')
+        self.check_reduction(reduction)
         check_positive_int('BAM', 'dilation', dilation, MAX_KERNEL_SIZE)
         check_choice('BAM', 'fusion', fusion, ('sum', 'product'))
         self.fusion = fusion

@@ -6,7 +6,8 @@ from typing import Dict, Optional
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmattn.models.utils import check_channels, check_feature_map
+from mmattn.models.utils import (check_at_most, check_channels,
+                                 check_feature_map)
 
 
 class AttentionModule(BaseModule):
@@ -29,6 +30,12 @@ class AttentionModule(BaseModule):
 
     def check_input(self, x: Tensor) -> None:
         check_feature_map(type(self).__name__, x, self.in_channels)
+
+    def check_reduction(self, reduction: int) -> None:
+        """Check a reduction ratio r of the channels (a hidden width C/r):
+        an integer from 1 to ``in_channels``."""
+        check_at_most(type(self).__name__, 'reduction', reduction,
+                      self.in_channels, 'in_channels')
 
     def init_weights(self) -> None:
         """mmengine's init (the init_cfg, then the children's), then,

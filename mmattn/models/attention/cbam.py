@@ -8,8 +8,8 @@ from torch import Tensor, nn
 
 from mmattn.models.attention.base import AttentionModule
 from mmattn.models.attention.connectable import Link
-from mmattn.models.utils import (batch_norm_any_size, check_at_most,
-                                 check_bool, check_odd_kernel, match_spatial)
+from mmattn.models.utils import (batch_norm_any_size, check_bool,
+                                 check_odd_kernel, match_spatial)
 from mmattn.registry import PLUGIN, register
 
 
@@ -61,8 +61,7 @@ class CBAM(AttentionModule):
                  spatial: bool = True,
                  init_cfg=None) -> None:
         super().__init__(in_channels, init_cfg)
-        check_at_most('CBAM', 'reduction', reduction, in_channels,
-                      'in_channels')
+        self.check_reduction(reduction)
         check_odd_kernel('CBAM', 'spatial_kernel_size', spatial_kernel_size)
         check_bool('CBAM', 'channel', channel)
         check_bool('CBAM', 'spatial', spatial)

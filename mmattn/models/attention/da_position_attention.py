@@ -7,8 +7,7 @@ from torch import Tensor, nn
 
 from mmattn.models.attention._pairwise import attend_positions
 from mmattn.models.attention.base import AttentionModule
-from mmattn.models.utils import (check_at_most, check_positive_int,
-                                 keep_memory_format)
+from mmattn.models.utils import check_positive_int, keep_memory_format
 from mmattn.registry import PLUGIN, register
 
 
@@ -53,8 +52,7 @@ class DAPositionAttention(AttentionModule):
                  chunk_size: Optional[int] = 2048,
                  init_cfg=None) -> None:
         super().__init__(in_channels, init_cfg)
-        check_at_most('DAPositionAttention', 'reduction', reduction,
-                      in_channels, 'in_channels')
+        self.check_reduction(reduction)
         if chunk_size is not None:
             check_positive_int('DAPositionAttention', 'chunk_size',
                                chunk_size)

@@ -109,8 +109,7 @@ class MultiSpectralAttention(AttentionModule):
         freq_u, freq_v = freq_indices(freq_sel_method)
         check_divisible(module, 'in_channels', in_channels, len(freq_u),
                         f'the number of frequencies of {freq_sel_method!r}')
-        check_at_most(module, 'reduction', reduction, in_channels,
-                      'in_channels')
+        self.check_reduction(reduction)
         self.dct_h = dct_h
         self.dct_w = dct_w
         filters = torch.stack([

@@ -7,8 +7,8 @@ from torch import Tensor, nn
 
 from mmattn.models.attention._pairwise import attend_positions
 from mmattn.models.attention.base import AttentionModule
-from mmattn.models.utils import (check_at_most, check_bool, check_cfg,
-                                 check_positive_int, norm_any_size)
+from mmattn.models.utils import (check_bool, check_cfg, check_positive_int,
+                                 norm_any_size)
 from mmattn.registry import PLUGIN, register
 
 
@@ -60,8 +60,7 @@ class NonLocal(AttentionModule):
                  chunk_size: Optional[int] = 2048,
                  init_cfg=None) -> None:
         super().__init__(in_channels, init_cfg)
-        check_at_most('NonLocal', 'reduction', reduction, in_channels,
-                      'in_channels')
+        self.check_reduction(reduction)
         check_bool('NonLocal', 'scaled', scaled)
         check_cfg('NonLocal', 'norm_cfg', norm_cfg)
         if chunk_size is not None:

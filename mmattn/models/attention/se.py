@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from mmattn.models.attention.base import ChannelGate
 from mmattn.models.attention.connectable import ExciteLink
-from mmattn.models.utils import check_at_most, check_cfg
+from mmattn.models.utils import check_cfg
 from mmattn.registry import PLUGIN, register
 
 
@@ -46,7 +46,7 @@ class SE(ChannelGate):
                  gate_cfg: dict = dict(type='Sigmoid'),
                  init_cfg=None) -> None:
         super().__init__(in_channels, init_cfg)
-        check_at_most('SE', 'reduction', reduction, in_channels, 'in_channels')
+        self.check_reduction(reduction)
         check_cfg('SE', 'act_cfg', act_cfg)
         check_cfg('SE', 'gate_cfg', gate_cfg)
         hidden = in_channels // reduction

@@ -191,6 +191,14 @@ class AttnBlockMixin:
         for position, names in self.position_plugins.items():
             setattr(self, f'{position}_plugin_names', names)
 
+    def build_attention(self, plugins: Optional[List[dict]],
+                        channels: Dict[str, int],
+                        connected: Sequence[ConnectedAttention]) -> None:
+        """Build the plugins (``channels``: the input channels of each
+        plugin position) and place the connected attention."""
+        self.build_position_plugins(plugins, channels)
+        self.attach_connected(connected)
+
     def attach_connected(self,
                          connected: Sequence[ConnectedAttention]) -> None:
         """Place each connected attention module at its position."""
@@ -214,6 +222,11 @@ class AttnBlockMixin:
         for name in self.position_plugins[position]:
             x = getattr(self, name)(x)
         return x
+
+    def conv1_branch(self, x: Tensor) -> Tensor:
+        """conv1, its norm and ReLU, and the plugins after them."""
+        return self.apply_plugins(
+            self.relu(self.norm1(self.conv1(x))), 'after_conv1')
 
     def residual_branch(
             self, x: Tensor,
@@ -261,16 +274,14 @@ class AttnBasicBlock(AttnBlockMixin, BasicBlock):
                  connected: Sequence[ConnectedAttention] = (),
                  **kwargs) -> None:
         super().__init__(inplanes, planes, *args, **kwargs)
-        self.build_position_plugins(
-            plugins, dict(after_conv1=planes, after_conv2=planes))
-        self.attach_connected(connected)
+        self.build_attention(plugins,
+                             dict(after_conv1=planes, after_conv2=planes),
+                             connected)
 
     def residual_branch(
             self, x: Tensor,
             state: AttentionState) -> Tuple[Tensor, AttentionState]:
-        out = self.relu(self.norm1(self.conv1(x)))
-        out = self.apply_plugins(out, 'after_conv1')
-        out = self.norm2(self.conv2(out))
+        out = self.norm2(self.conv2(self.conv1_branch(x)))
         return self.apply_plugins(out, 'after_conv2'), state
 
 
@@ -325,17 +336,15 @@ class AttnBottleneck(AttnBlockMixin, Bottleneck):
                                   stride=self.conv2_stride))
         if not conv2_norm:
             self.add_module(self.norm2_name, nn.Identity())
-        self.build_position_plugins(
+        self.build_attention(
             plugins,
             dict(after_conv1=width, after_conv2=width,
-                 after_conv3=planes * self.expansion))
-        self.attach_connected(connected)
+                 after_conv3=planes * self.expansion), connected)
 
     def residual_branch(
             self, x: Tensor,
             state: AttentionState) -> Tuple[Tensor, AttentionState]:
-        out = self.relu(self.norm1(self.conv1(x)))
-        out = self.apply_plugins(out, 'after_conv1')
+        out = self.conv1_branch(x)
         if isinstance(self.conv2, ConnectedAttention):
             out, state = self.conv2(out, state)
         else:
