@@ -5,6 +5,7 @@ polygons, compressed and uncompressed RLE)."""
 import argparse
 import copy
 import json
+import os
 import os.path as osp
 import re
 import shlex
@@ -253,3 +254,28 @@ def test_readme_command_trains_and_tests_on_an_outside_dataset(
                         r'coco/segm_mAP: (\S+)', output)
     assert metrics, output[-3000:]
     assert all(0 <= float(value) <= 1 for value in metrics.groups())
+
+
+def test_mim_passes_the_dataset_options_through(outside_coco, tmp_path):
+    """`mim train mmattn <name>.py --img-dir ...` (mim runs tools/train.py
+    with the options it does not know)."""
+    mim = osp.join(osp.dirname(sys.executable), 'mim')
+    work_dir = str(tmp_path / 'work')
+    result = subprocess.run(
+        [mim, 'train', 'mmattn', osp.basename(DEMO_RETINANET),
+         '--img-dir', outside_coco['img_dir'],
+         '--train-ann', outside_coco['train_ann'],
+         '--val-ann', outside_coco['val_ann'], '--work-dir', work_dir,
+         '--cfg-options', 'train_cfg.max_iters=2',
+         'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+         'train_dataloader.persistent_workers=False',
+         'val_dataloader.num_workers=0',
+         'val_dataloader.persistent_workers=False'],
+        capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + \
+        result.stderr[-3000:]
+    config, = [p for p in os.listdir(work_dir) if p.endswith('.py')]
+    dumped = Config.fromfile(osp.join(work_dir, config))
+    assert dumped.model.bbox_head.num_classes == 3
+    assert dumped.train_dataloader.dataset.ann_file == \
+        outside_coco['train_ann']
