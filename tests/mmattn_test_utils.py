@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmengine.model import BaseModule
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -101,6 +102,36 @@ def randomise(module: nn.Module, std: float = 1.0, seed: int = 0) -> nn.Module:
                     torch.randn(norm.running_mean.shape, generator=generator)
                     * std)
                 norm.running_var.uniform_(0.5, 2.0, generator=generator)
+    return module
+
+
+#: Layers a from-scratch backbone initialises (its init_cfg), set here to a
+#: value no attention module would choose.
+PARENT_INIT_VALUE = 3.0
+
+
+class _Parent(BaseModule):
+
+    def __init__(self, child: nn.Module) -> None:
+        super().__init__(init_cfg=[
+            dict(type='Constant', val=PARENT_INIT_VALUE,
+                 layer=['Conv1d', 'Conv2d', 'Linear', '_BatchNorm',
+                        'GroupNorm', 'LayerNorm', 'InstanceNorm2d'])
+        ])
+        self.child = child
+
+
+def init_under_parent(module: nn.Module, trained: bool = False) -> nn.Module:
+    """Run ``init_weights()`` of a parent whose init_cfg overwrites every
+    conv, linear and norm layer below it with :data:`PARENT_INIT_VALUE`
+    (as ResNet's from-scratch init does), ``module`` its child; with
+    ``trained``, set every parameter to 0.5 first, as if loaded or
+    trained. Returns ``module``."""
+    if trained:
+        with torch.no_grad():
+            for param in module.parameters():
+                param.fill_(0.5)
+    _Parent(module).init_weights()
     return module
 
 

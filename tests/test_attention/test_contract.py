@@ -7,11 +7,11 @@ stable state-dict names, and use inside mmdet's ResNet and from mmpretrain.
 """
 import pytest
 import torch
-from mmengine.model import BaseModule
 from mmengine.registry import DefaultScope
 from torch import nn
 
 from mmattn.registry import CONV_REPLACEMENT, MODELS, PLUGIN, list_models
+from mmattn_test_utils import PARENT_INIT_VALUE, init_under_parent
 
 PLUGINS = list_models(PLUGIN)
 CONV_REPLACEMENTS = list_models(CONV_REPLACEMENT)
@@ -97,29 +97,13 @@ def test_autocast_output_is_finite_and_close_to_float32(name, dtype, tolerance):
     assert error < tolerance, f'{name} under {dtype}: relative error {error}'
 
 
-class _KaimingParent(BaseModule):
-    """A parent whose init_cfg overwrites every conv/linear/norm, like
-    ResNet's from-scratch init, with values a module would never choose."""
-
-    def __init__(self, child):
-        super().__init__(init_cfg=[
-            dict(type='Constant', val=0.123,
-                 layer=['Conv1d', 'Conv2d', 'Linear']),
-            dict(type='Constant', val=0.456,
-                 layer=['_BatchNorm', 'GroupNorm', 'LayerNorm',
-                        'InstanceNorm2d']),
-        ])
-        self.child = child
-
-
 @pytest.mark.parametrize('name', ALL)
 def test_own_init_survives_parent_init(name):
-    module, _ = _build_any(name)
-    _KaimingParent(module).init_weights()
+    module = init_under_parent(_build_any(name)[0])
     overwritten = [
         n for n, m in module.named_modules()
         if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear))
-        and torch.all(m.weight == 0.123)
+        and torch.all(m.weight == PARENT_INIT_VALUE)
     ]
     assert not overwritten, (
         f'{name}: the parent init replaced the init of {overwritten}')

@@ -1,10 +1,10 @@
 import pytest
 import torch
-from mmengine.model import BaseModule
 from torch import nn
 
 from mmattn.models.attention import DAChannelAttention
-from mmattn_test_utils import ValidationSpec, argument_rule, is_channels
+from mmattn_test_utils import (ValidationSpec, argument_rule,
+                               init_under_parent, is_channels)
 
 
 def test_only_parameter_is_beta():
@@ -47,24 +47,11 @@ def test_max_trick_is_softmax_of_negative_energy():
 
 
 def test_beta_starts_at_zero_and_survives_a_parent_init():
-
-    class Parent(BaseModule):
-
-        def __init__(self):
-            super().__init__(init_cfg=[
-                dict(type='Kaiming', layer='Conv2d'),
-                dict(type='Constant', val=3.0, layer='Conv2d')
-            ])
-            self.conv = nn.Conv2d(8, 8, 1)
-            self.cam = DAChannelAttention(8)
-
-    parent = Parent()
-    assert parent.cam.beta.item() == 0
-    nn.init.constant_(parent.cam.beta, 1.0)  # as if loaded or trained
-    parent.init_weights()
-    assert parent.cam.beta.item() == 0
+    assert DAChannelAttention(8).beta.item() == 0
+    cam = init_under_parent(DAChannelAttention(8), trained=True)
+    assert cam.beta.item() == 0
     x = torch.randn(1, 8, 3, 5)
-    torch.testing.assert_close(parent.cam(x), x)
+    torch.testing.assert_close(cam(x), x)
 
 
 def test_invalid_in_channels_is_rejected():

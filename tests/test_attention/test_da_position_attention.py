@@ -1,13 +1,12 @@
 import pytest
 import torch
-from mmengine.model import BaseModule
 from torch import nn
 
 from mmattn.models.attention import DAPositionAttention
 from mmattn.models.attention._pairwise import (_reference_attention,
                                                pairwise_attention)
 from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
-                               is_channels, is_positive_int)
+                               init_under_parent, is_channels, is_positive_int)
 
 
 @pytest.mark.parametrize('channels,reduction', [(64, 8), (256, 8), (48, 4)])
@@ -53,26 +52,13 @@ def test_chunked_module_matches_paper_equations(size):
 
 
 def test_alpha_starts_at_zero_and_survives_a_parent_init():
-
-    class Parent(BaseModule):
-
-        def __init__(self):
-            super().__init__(init_cfg=[
-                dict(type='Kaiming', layer='Conv2d'),
-                dict(type='Constant', val=3.0, layer='Conv2d')
-            ])
-            self.pam = DAPositionAttention(32)
-
-    parent = Parent()
-    assert parent.pam.alpha.item() == 0
-    nn.init.constant_(parent.pam.alpha, 1.0)  # as if loaded or trained
-    parent.init_weights()
-    assert parent.pam.alpha.item() == 0
+    assert DAPositionAttention(32).alpha.item() == 0
+    pam = init_under_parent(DAPositionAttention(32), trained=True)
+    assert pam.alpha.item() == 0
     # The convs are back at PyTorch's default, not the parent's constant.
-    weight = parent.pam.value_conv.weight
-    assert weight.abs().max() <= 1 / 32**0.5
+    assert pam.value_conv.weight.abs().max() <= 1 / 32**0.5
     x = torch.randn(1, 32, 5, 4)
-    torch.testing.assert_close(parent.pam(x), x)
+    torch.testing.assert_close(pam(x), x)
 
 
 def test_invalid_hyper_parameters_are_rejected():

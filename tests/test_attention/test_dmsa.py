@@ -1,13 +1,12 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import nn
 
 from mmattn.models.attention import DMSA
 from mmattn.models.utils import MAX_CHANNELS
-from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule, is_one_of,
-                               is_positive_int)
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
+                               init_under_parent, is_one_of, is_positive_int)
 
 from .test_psa import PSA_VALUES, psa_rules
 
@@ -60,25 +59,12 @@ def test_output_matches_paper_equations_scale_by_scale(stride, size):
 
 
 def test_attention_init_survives_a_parent_init():
-
-    class Parent(BaseModule):
-
-        def __init__(self):
-            super().__init__(init_cfg=[
-                dict(type='Kaiming', layer='Conv2d'),
-                dict(type='Constant', val=3.0, layer='Conv2d')
-            ])
-            self.dmsa = DMSA(64, 64)
-
-    parent = Parent()
-    for p in parent.parameters():  # as if loaded or trained
-        nn.init.constant_(p, 0.5)
-    parent.init_weights()
-    unit = parent.dmsa.dual_attention
+    dmsa = init_under_parent(DMSA(64, 64), trained=True)
+    unit = dmsa.dual_attention
     assert unit.channel_attention.beta.item() == 0
     assert unit.position_attention.alpha.item() == 0
     # EPSANet's normal(0, sqrt(2 / (k·k·out))) on the branch convs
-    conv = parent.dmsa.convs[0]
+    conv = dmsa.convs[0]
     assert abs(conv.weight.std().item() - (2 / (9 * 16))**0.5) < 0.02
 
 

@@ -1,11 +1,11 @@
 import pytest
 import torch
-from mmengine.model import BaseModule
 from torch import nn
 
 from mmattn.models.attention import DMSAUnit
 from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
-                               half_group_rules, is_one_of, is_positive_int)
+                               half_group_rules, init_under_parent, is_one_of,
+                               is_positive_int)
 
 
 @pytest.mark.parametrize('channels,groups', [(256, 32), (64, 2), (128, 4),
@@ -81,21 +81,7 @@ def test_one_channel_halves_use_one_query_key_channel():
 
 
 def test_init_survives_a_parent_init():
-
-    class Parent(BaseModule):
-
-        def __init__(self):
-            super().__init__(init_cfg=[
-                dict(type='Kaiming', layer='Conv2d'),
-                dict(type='Constant', val=3.0, layer='Conv2d')
-            ])
-            self.unit = DMSAUnit(64)
-
-    parent = Parent()
-    unit = parent.unit
-    for p in unit.parameters():  # as if loaded or trained
-        nn.init.constant_(p, 0.5)
-    parent.init_weights()
+    unit = init_under_parent(DMSAUnit(64), trained=True)
     assert unit.channel_attention.beta.item() == 0
     assert unit.position_attention.alpha.item() == 0
     assert torch.all(unit.gate_weight == 0) and torch.all(unit.gate_bias == 1)

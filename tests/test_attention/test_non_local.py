@@ -1,11 +1,11 @@
 import pytest
 import torch
-from mmengine.model import BaseModule
 from torch import nn
 
 from mmattn.models.attention import NonLocal
-from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule, is_bool,
-                               is_cfg, is_channels, is_positive_int)
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
+                               init_under_parent, is_bool, is_cfg, is_channels,
+                               is_positive_int)
 
 
 @pytest.mark.parametrize('channels,reduction', [(64, 2), (256, 2), (96, 4)])
@@ -46,22 +46,11 @@ def test_chunked_module_matches_paper_equations(scaled, size):
 
 
 def test_zero_gamma_survives_a_parent_init_and_block_starts_as_identity():
-
-    class Parent(BaseModule):
-
-        def __init__(self):
-            super().__init__(init_cfg=[
-                dict(type='Kaiming', layer='Conv2d'),
-                dict(type='Constant', val=1.0, layer='_BatchNorm')
-            ])
-            self.non_local = NonLocal(32)
-
-    parent = Parent()
-    parent.init_weights()
-    assert torch.all(parent.non_local.norm.weight == 0)
-    assert parent.non_local.theta.weight.std() < 0.02  # authors' std 0.01
+    non_local = init_under_parent(NonLocal(32))
+    assert torch.all(non_local.norm.weight == 0)
+    assert non_local.theta.weight.std() < 0.02  # authors' std 0.01
     x = torch.randn(2, 32, 5, 3)
-    torch.testing.assert_close(parent.non_local(x), x)
+    torch.testing.assert_close(non_local(x), x)
 
 
 def test_invalid_hyper_parameters_are_rejected():

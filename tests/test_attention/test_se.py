@@ -34,11 +34,6 @@ def test_output_is_input_scaled_by_channel_gate():
     torch.testing.assert_close(se(x), x * gate)
 
 
-def test_reduction_larger_than_channels_is_rejected():
-    with pytest.raises(ValueError, match=r'SE: reduction=32 .*in_channels=16'):
-        SE(16, reduction=32)
-
-
 VALIDATION_SPECS = {
     'SE': ValidationSpec(
         values=dict(in_channels=[1, 3, 8, 16, 24, 64],

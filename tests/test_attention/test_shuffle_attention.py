@@ -78,11 +78,6 @@ def test_channels_not_divisible_by_twice_the_groups_are_rejected():
         ShuffleAttention(192)
 
 
-def test_non_positive_groups_are_rejected():
-    with pytest.raises(ValueError, match=r'ShuffleAttention: groups=0'):
-        ShuffleAttention(64, groups=0)
-
-
 VALIDATION_SPECS = {
     'ShuffleAttention': ValidationSpec(
         values=dict(in_channels=[2, 4, 8, 16, 64, 6],

@@ -71,12 +71,6 @@ def test_single_value_spatial_gate_uses_running_statistics_in_training():
     torch.testing.assert_close(ta.hw[1].running_mean, running_mean)
 
 
-def test_even_kernel_size_is_rejected():
-    with pytest.raises(ValueError,
-                       match=r'TripletAttention: kernel_size=6 .*odd'):
-        TripletAttention(64, kernel_size=6)
-
-
 VALIDATION_SPECS = {
     'TripletAttention': ValidationSpec(
         values=dict(in_channels=[1, 3, 8, 16],
