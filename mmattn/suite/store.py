@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS runs (
     flops_input TEXT,               -- JSON: input shape of the count
     train_iter_per_s REAL,
     latency_ms REAL,                -- test forward per image (batch 1)
-    train_seconds REAL,             -- training time of the last attempt
+    train_seconds REAL,             -- training time of the attempt that
+                                    -- finished the training
     test_seconds REAL,
     metrics_file TEXT,              -- the test's own metric file
     error TEXT,
