@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mmattn.suite import Launcher, SuiteError, load_suite
+from mmattn.suite import Launcher, ResultStore, SuiteError, load_suite
 from mmattn.suite.plan import Model, Suite
 from mmattn_test_utils import REPO_ROOT
 
@@ -157,3 +157,39 @@ def test_slurm_scripts_without_arguments_print_their_usage(script):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith(f'usage: {script} PARTITION JOB_NAME')
+
+
+def test_pytorch_launcher_trains_and_tests_with_two_processes(tmp_path,
+                                                              shapes_data):
+    """--launcher pytorch --gpus 2 for real: tools/dist_train.sh and
+    dist_test.sh with two processes (gloo on a machine without CUDA)."""
+    spec = tmp_path / 'suite.py'
+    quick = {'train_dataloader.batch_size': 1,
+             'train_dataloader.num_workers': 0,
+             'train_dataloader.persistent_workers': False,
+             'val_dataloader.num_workers': 0,
+             'val_dataloader.persistent_workers': False,
+             'test_dataloader.num_workers': 0,
+             'test_dataloader.persistent_workers': False,
+             'model.test_cfg.score_thr': 0.0}
+    spec.write_text(
+        f'configs = dict(plain={DEMO!r})\nseeds = [0]\nmax_iters = 2\n'
+        f'dataset = dict(img_dir={shapes_data + "/train"!r}, '
+        f'val_img_dir={shapes_data + "/val"!r}, '
+        f'train_ann={shapes_data + "/annotations/train.json"!r}, '
+        f'val_ann={shapes_data + "/annotations/val.json"!r})\n'
+        f'cfg_options = {quick!r}\n')
+    work_dir = str(tmp_path / 'work')
+    result = _tool(str(spec), '--work-dir', work_dir, '--launcher',
+                   'pytorch', '--gpus', '2', '--port', '29720',
+                   env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert result.returncode == 0, result.stdout[-3000:] + \
+        result.stderr[-3000:]
+    with ResultStore(osp.join(work_dir, 'results.sqlite')) as store:
+        run, = store.runs()
+    assert run['status'] == 'done' and 'coco/bbox_mAP' in run['metrics']
+    assert run['commands']['train']['argv'][:5] == [
+        'bash', f'{TOOLS}/dist_train.sh', f'{run["work_dir"]}/config.py',
+        '2', '--work-dir']
+    log = open(osp.join(run['work_dir'], 'train.log')).read()
+    assert 'Distributed training: True' in log and 'GPU number: 2' in log
