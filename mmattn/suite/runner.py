@@ -8,8 +8,9 @@ For each run the suite
    as ``tools/train.py`` applies them) and writes it to
    ``runs/<model>/seed_<seed>/config.py``: the record of what ran, and
    what the tools are given;
-2. checks that its pretrained checkpoints exist
-   (:func:`~mmattn.engine.pretrained.check_pretrained_weights`);
+2. checks that its pretrained checkpoints
+   (:func:`~mmattn.engine.pretrained.check_pretrained_weights`) and
+   annotation files exist;
 3. counts parameters and multiply-accumulates with
    :mod:`mmattn.analysis.complexity` (at the test pipeline's image size);
 4. trains with ``tools/train.py`` (or ``dist_train.sh`` / ``slurm_train.sh``,
