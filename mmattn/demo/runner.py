@@ -125,9 +125,17 @@ class ProgressHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
         loss = (outputs or {}).get('loss')
-        self.progress.update(
-            self._train, completed=runner.iter + 1,
-            status='' if loss is None else f'loss {loss.item():.3f}')
+        status = '' if loss is None else f'loss {loss.item():.3f}'
+        self.progress.update(self._train, completed=runner.iter + 1,
+                             status=status)
+        done, total = runner.iter + 1, runner.max_iters
+        if not self.progress.console.is_terminal and \
+                done % max(total // 10, 1) == 0:
+            # No live bar without a terminal: a line every tenth instead.
+            elapsed = time.time() - self.times['train']
+            self.progress.console.print(
+                f'training {done}/{total} {status}, {elapsed:.0f} s, about '
+                f'{elapsed / done * (total - done):.0f} s left')
 
     def before_val_epoch(self, runner) -> None:
         self.times['val'] = time.time()
