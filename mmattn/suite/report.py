@@ -237,7 +237,8 @@ def write_leaderboard(runs: Sequence[Dict], out_dir: str,
         f.write(markdown(rows, runs))
     for key, x_key, label in (
             ('ap_vs_gflops', 'gflops', 'GFLOPs (conv + fc MACs)'),
-            ('ap_vs_latency', 'latency', 'latency per image (ms)')):
+            ('ap_vs_latency', 'latency',
+             'latency per image (ms; mean ± std over seeds)')):
         written = plot(rows, osp.join(out_dir, f'{key}.png'), x_key, label)
         if written:
             files[key] = written
