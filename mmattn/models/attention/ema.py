@@ -1,5 +1,7 @@
 """Efficient Multi-Scale Attention (Ouyang et al., "Efficient Multi-Scale
 Attention Module with Cross-Spatial Learning", ICASSP 2023)."""
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -32,6 +34,13 @@ class EMA(AttentionModule):
     Every channel of x1 is normalised on its own, so ``GAP(x1)`` equals the
     GroupNorm bias whatever the input and a1 is a learned constant. This is
     what the authors' code computes and is kept as is.
+
+    x2 enters only through ``a1·x2`` and ``GAP(x2)``, both linear in the
+    conv, so the forward computes them without x2: ``a1·x2`` as one 3×3
+    conv whose single output channel has the weights contracted by a1, and
+    ``GAP(x2)`` from sums of g (see :meth:`_conv3x3_means`). Same function
+    and parameters; the 9·Cg² multiply-adds per position of the 3×3 conv
+    become 9·Cg, and x2 is neither computed nor kept for the backward pass.
 
     Parameters per module: ``10·Cg² + 4·Cg`` (3×3 conv 9Cg²+Cg, 1×1 conv
     Cg²+Cg, GroupNorm 2Cg).
@@ -77,10 +86,11 @@ class EMA(AttentionModule):
         group_channels = channels // groups
         g = x.reshape(batch * groups, group_channels, height, width)
 
-        # Directional means (eqs. 1-2), then the shared 1×1 conv on both at
-        # once as one product: it is position-wise, so concatenating the
-        # directions along the spatial axis shares its weights exactly.
-        pooled = torch.cat([g.mean(3), g.mean(2)], dim=2)
+        # Directional sums (eqs. 1-2 as means), then the shared 1×1 conv on
+        # both at once as one product: it is position-wise, so concatenating
+        # the directions along the spatial axis shares its weights exactly.
+        row_sums, column_sums = g.sum(3), g.sum(2)
+        pooled = torch.cat([row_sums / width, column_sums / height], dim=2)
         hw = (torch.matmul(self.conv1x1.weight.flatten(1), pooled) +
               self.conv1x1.bias[:, None]).sigmoid()
         gate_h, gate_w = hw.split([height, width], dim=2)
@@ -88,30 +98,73 @@ class EMA(AttentionModule):
         # short rows cost more than the outer product.
         gate = gate_h[..., None] * gate_w[:, :, None]
         x1 = norm_any_size(self.gn, g * gate)
-        x2 = self._conv3x3(x, g)
 
         # GAP(x1) is the GroupNorm bias: each channel is normalised on its
         # own, so a1 is the same learned constant for every input.
         a1 = self.gn.bias.softmax(dim=0)
-        a2 = x2.mean((2, 3)).softmax(dim=-1).unsqueeze(1)
+        a2 = self._conv3x3_means(g, row_sums, column_sums).softmax(dim=-1)
         weights = torch.baddbmm(
-            torch.matmul(a1, x2.flatten(2)).unsqueeze(1), a2, x1.flatten(2))
+            self._contracted_conv3x3(g, a1).flatten(1).unsqueeze(1),
+            a2.unsqueeze(1), x1.flatten(2))
         out = g * weights.reshape(batch * groups, 1, height,
                                   width).sigmoid()
         return keep_memory_format(
             out.reshape(batch, channels, height, width), x)
 
-    def _conv3x3(self, x: Tensor, g: Tensor) -> Tensor:
-        """The 3×3 conv shared by the groups, on g (B·G, Cg, H, W). With few
-        channels per group (Cg < 16) oneDNN runs it several times faster
-        as one grouped conv over x with the weight repeated per group."""
+    def _contracted_conv3x3(self, g: Tensor, a1: Tensor) -> Tensor:
+        """a1·x2 of x2 = Conv3×3(g): (B·G, Cg, H, W) -> (B·G, H, W),
+        without x2.
+
+        Contracting the conv's Cg outputs with a1 leaves a conv with one
+        output channel (9·Cg multiply-adds per position instead of 9·Cg²).
+        oneDNN runs single-output convs badly, so it runs as one product
+        giving the 9 taps' channel sums at every position, then the sum of
+        the 9 maps, each padded so that it lands shifted by its tap offset
+        (zero padding 1), cropped to H×W. Separate tap maps (not views of
+        one tensor) keep the backward pass from writing a full-size zero
+        gradient per tap.
+        """
         conv = self.conv3x3
-        if x.device.type != 'cpu' or g.shape[1] >= 16:
-            return conv(g)
-        groups = self.groups
-        out = F.conv2d(x, conv.weight.repeat(groups, 1, 1, 1),
-                       conv.bias.repeat(groups), padding=1, groups=groups)
-        return out.reshape(g.shape)
+        batch_groups, group_channels, height, width = g.shape
+        tap_weights = torch.tensordot(a1, conv.weight, 1).reshape(
+            group_channels, 9)
+        # bmm over the expanded weight: a broadcasting matmul would fold
+        # the batch into one product and copy g to do so.
+        taps = torch.bmm(
+            tap_weights.t().expand(batch_groups, 9, group_channels),
+            g.flatten(2)).reshape(batch_groups, 9, height, width).unbind(1)
+        padded = sum(
+            F.pad(tap, (2 - column, column, 2 - row, row))
+            for (row, column), tap in zip(itertools.product(range(3),
+                                                            repeat=2), taps))
+        return padded[:, 1:height + 1, 1:width + 1] + a1 @ conv.bias
+
+    def _conv3x3_means(self, g: Tensor, row_sums: Tensor,
+                       column_sums: Tensor) -> Tensor:
+        """GAP(x2) of x2 = Conv3×3(g), (B·G, Cg), without x2.
+
+        The mean of a conv's output is the conv's weights applied to sums of
+        its input: tap (k, l) of a 3×3 conv with zero padding 1 sees every
+        input row but the last (k = 0) or the first (k = 2), and likewise
+        columns, so its input sum is the total less one border row and one
+        border column, plus their corner (inclusion-exclusion; exact for
+        1-pixel maps too).
+        """
+        height, width = g.shape[2:]
+        total = row_sums.sum(2)
+        zeros = torch.zeros_like(total)
+        # Per tap offset, the input row (column) the tap never sees.
+        left_out_rows = torch.stack(
+            [row_sums[..., -1], zeros, row_sums[..., 0]], dim=-1)
+        left_out_columns = torch.stack(
+            [column_sums[..., -1], zeros, column_sums[..., 0]], dim=-1)
+        corners = g.new_zeros(*g.shape[:2], 3, 3)
+        corners[..., ::2, ::2] = g[:, :, [-1, 0]][..., [-1, 0]]
+        tap_sums = (total[..., None, None] - left_out_rows[..., :, None] -
+                    left_out_columns[..., None, :] + corners)
+        conv = self.conv3x3
+        return (torch.einsum('ockl,nckl->no', conv.weight, tap_sums) /
+                (height * width) + conv.bias)
 
     def attention_maps(self, x: Tensor) -> dict[str, Tensor]:
         """What this module applies to ``x``, for pictures
