@@ -4,8 +4,9 @@ from torch.nn import functional as F
 
 from mmattn.models.attention import SK
 from mmattn.models.utils import MAX_CHANNELS, MAX_KERNEL_SIZE
-from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule, is_cfg,
-                               is_channels, is_positive_int)
+from mmattn_test_utils import (OMIT, ValidationSpec, argument_rule,
+                               assert_same_function, is_cfg, is_channels,
+                               is_positive_int, randomise)
 
 
 def sk_parameters(in_channels, out_channels, branches=2, groups=32,
@@ -72,6 +73,12 @@ def test_forward_matches_paper_equations(stride, branches):
     assert out.shape == (3, 32, (9 + stride - 1) // stride,
                          (6 + stride - 1) // stride)
     torch.testing.assert_close(out, reference_sk(module, x))
+
+
+def test_gradients_match_paper_equations_with_thin_groups():
+    # SKNet's 32 groups on 64 channels: 2 per group, merged on CPU.
+    module = randomise(SK(64, 64, groups=32), std=0.3).eval()
+    assert_same_function(module, reference_sk, torch.randn(2, 64, 7, 6))
 
 
 def test_connectable_steps():

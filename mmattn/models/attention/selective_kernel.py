@@ -8,10 +8,10 @@ from torch import Tensor, nn
 
 from mmattn.models.attention.base import AttentionModule
 from mmattn.models.attention.connectable import Link
-from mmattn.models.utils import (MAX_CHANNELS, MAX_KERNEL_SIZE, check_cfg,
-                                 check_channels, check_divisible,
-                                 check_positive_int, keep_memory_format,
-                                 norm_any_size)
+from mmattn.models.utils import (MAX_CHANNELS, MAX_KERNEL_SIZE,
+                                 WideGroupConv2d, check_cfg, check_channels,
+                                 check_divisible, check_positive_int,
+                                 keep_memory_format, norm_any_size)
 from mmattn.registry import CONV_REPLACEMENT, register
 
 
@@ -108,9 +108,9 @@ class SK(AttentionModule):
         self.branches = branches
         self.out_channels = out_channels
         self.convs = nn.ModuleList(
-            nn.Conv2d(in_channels, out_channels, 3, stride, padding=i + 1,
-                      dilation=i + 1, groups=groups, bias=False)
-            for i in range(branches))
+            WideGroupConv2d(in_channels, out_channels, 3, stride,
+                            padding=i + 1, dilation=i + 1, groups=groups,
+                            bias=False) for i in range(branches))
         self.norms = nn.ModuleList(
             build_norm_layer(norm_cfg, out_channels)[1]
             for _ in range(branches))
