@@ -115,13 +115,22 @@ def test_every_config_of_the_repository_passes_the_check(path):
 
 
 def test_mmattn_build_paths_name_unknown_types():
-    with pytest.raises(UnknownTypeError, match=r"'PSAA' at conv2_cfg\.type"):
+    with pytest.raises(UnknownTypeError,
+                       match=r"'PSAA' at AttnResNet\.conv2_cfg\.type"):
         MODELS.build(dict(type='AttnResNet', depth=50,
                           conv2_cfg=dict(type='PSAA')))
     with pytest.raises(UnknownTypeError,
-                       match=r"'SyncBNN' at norm_cfg\.type"):
+                       match=r"'SyncBNN' at AttnResNet\.norm_cfg\.type"):
         MODELS.build(dict(type='AttnResNet', depth=18,
                           norm_cfg=dict(type='SyncBNN')))
+    with pytest.raises(UnknownTypeError,
+                       match=r"'SyncBNN' at CoordAttention\.norm_cfg\.type"):
+        MODELS.build(dict(type='CoordAttention', in_channels=64,
+                          norm_cfg=dict(type='SyncBNN')))
+    with pytest.raises(UnknownTypeError,
+                       match=r"'ReLUU' at SE\.act_cfg\.type"):
+        MODELS.build(dict(type='SE', in_channels=64,
+                          act_cfg=dict(type='ReLUU')))
 
 
 UPSTREAM_IDENTITIES = r'''

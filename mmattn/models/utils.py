@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmattn.registry import check_type
+
 
 def make_divisible(value: float, divisor: int = 8, min_value: int = None,
                    round_limit: float = 0.9) -> int:
@@ -355,13 +357,16 @@ def check_choice(module: str, argument: str, value, choices: Iterable) -> None:
 def check_cfg(module: str, argument: str, value,
               optional: bool = False) -> None:
     """Raise TypeError unless ``value`` is a config dict with a ``type``
-    (or None, when ``optional``)."""
+    (or None, when ``optional``), and
+    :class:`~mmattn.registry.UnknownTypeError` when no model registry of
+    the current scope holds its type."""
     if optional and value is None:
         return
     if not isinstance(value, Mapping) or 'type' not in value:
         rule = 'it must be a config dict with a type, e.g. dict(type=...)'
         _fail(module, argument, value,
               rule + (' or None' if optional else ''), TypeError)
+    check_type(value, f'{module}.{argument}')
 
 
 def check_dict(module: str, argument: str, value) -> None:

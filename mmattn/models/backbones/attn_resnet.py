@@ -39,7 +39,7 @@ from mmattn.models.utils import (MAX_CHANNELS, MAX_KERNEL_SIZE, check_bool,
                                  check_feature_map, check_flags,
                                  check_int_sequence, check_positive_int,
                                  check_real)
-from mmattn.registry import BACKBONE, MODELS, check_type, register
+from mmattn.registry import BACKBONE, MODELS, register
 
 
 def check_pretrained_keys(module: nn.Module, init_cfg: dict) -> None:
@@ -168,7 +168,7 @@ class AttnBlockMixin:
     def build_position_plugins(self, plugins: Optional[List[dict]],
                                channels: Dict[str, int]) -> None:
         self.position_plugins = {position: [] for position in self.positions}
-        for index, plugin in enumerate(plugins or []):
+        for plugin in plugins or []:
             position = plugin.get('position')
             if position not in self.positions:
                 raise ValueError(
@@ -176,7 +176,6 @@ class AttnBlockMixin:
                     f'does not exist; positions of this block are '
                     f'{self.positions}')
             cfg = dict(plugin['cfg'])
-            check_type(cfg, f'plugins[{index}].cfg')
             name, layer = build_plugin_layer(
                 cfg, in_channels=channels[position],
                 postfix=cfg.pop('postfix', ''))
@@ -329,7 +328,6 @@ class AttnBottleneck(AttnBlockMixin, Bottleneck):
         if width != planes:
             self._set_width(width, deformable)
         if conv2_cfg is not None:
-            check_type(conv2_cfg, 'conv2_cfg')
             self.conv2 = MODELS.build(
                 conv2_cfg,
                 default_args=dict(in_channels=width, out_channels=width,
@@ -428,8 +426,6 @@ class AttnResNet(ResNet):
                                   stage_with_conv2=tuple(stage_with_conv2),
                                   conv2_norm=conv2_norm,
                                   width_multiplier=width_multiplier)
-        for argument in ('norm_cfg', 'conv_cfg', 'dcn'):
-            check_type(kwargs.get(argument), argument)
         self._stages_built = 0
         super().__init__(**resnet_args)
         if zero_init_residual and init_cfg is None and pretrained is None:

@@ -9,7 +9,7 @@ from mmattn.models.connect.dca import (CHANNEL_MATCHINGS, CONNECTIONS,
 from mmattn.models.utils import (check_cfg, check_cfg_arguments,
                                  check_cfg_leaves_out, check_choice,
                                  check_positive_int)
-from mmattn.registry import (BACKBONE, CONV_REPLACEMENT, MODELS, check_type,
+from mmattn.registry import (BACKBONE, CONV_REPLACEMENT, MODELS,
                              list_models, register)
 
 from .attn_resnet import AttnBottleneck, AttnResNet, BlockSite
@@ -82,7 +82,6 @@ class DCAResNet(AttnResNet):
         check_choice('DCAResNet', 'depth', depth, tuple(self.arch_settings))
         attention = dict(type='SE') if attention is None else attention
         check_cfg('DCAResNet', 'attention', attention)
-        check_type(attention, 'DCAResNet.attention')
         attention = dict(attention)
         attention_cls = MODELS.get(attention['type'])
         if not hasattr(attention_cls, 'dca_links'):
