@@ -108,11 +108,13 @@ def check_type(cfg: Optional[Mapping], where: str,
     """Raise :class:`UnknownTypeError` when the string ``type`` of ``cfg``
     is not in ``registry`` seen from the current default scope.
 
-    mmattn's backbones and attention modules call it before building what a
-    config describes (block plugins, conv replacements, connected attention,
-    norm, conv and activation layers), so that a typo is reported with its
-    place and the closest names rather than as mmcv's ``Cannot find None in
-    registry``. ``cfg`` None (nothing to build) passes.
+    mmattn's backbones and attention modules call it (through
+    :func:`mmattn.models.utils.check_cfg`) on every config argument before
+    building what it describes (block plugins, conv replacements, connected
+    attention, norm, conv and activation layers), so that a typo is
+    reported with its place and the closest names rather than as mmcv's
+    ``Cannot find None in registry``. ``cfg`` None (nothing to build)
+    passes.
     """
     if cfg is None:
         return

@@ -104,8 +104,11 @@ _EMCA2 = ('EMCA Table 2 counts parameters in units of 2^20 (ResNet-50: '
 _EMCA_FIRST = (_EMCA2 + '. "First": the module on the first block of each '
                'stage, as EMCAResNet places it; EMCA adds its R aggregation '
                'weights, our SE its biases, our SRM its BatchNorm')
-_EMA = ('EMA after conv3 of every bottleneck (its 3×3 conv over Cg channels '
-        'adds 0.3 G at 32×32)')
+_EMA = ('EMA after conv3 of every bottleneck. mmattn computes its 3×3 conv '
+        'only as needed: contracted by the constant a1 into one output '
+        'channel (9·Cg instead of 9·Cg² MACs per position, in the matmul '
+        'column with the cross-spatial products); the full conv, as the '
+        'paper defines the module, would add 0.31 G at 32×32')
 
 ROWS = [
     # EPSANet, Table 2: ImageNet, ResNet-50 / -101.
