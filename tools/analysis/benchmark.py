@@ -1,4 +1,4 @@
-"""Speed and peak memory of mmattn models against plain ResNet in one run.
+r"""Speed and peak memory of mmattn models against plain ResNet in one run.
 
 Forward-only (eval, no grad) and forward+backward time per iteration,
 throughput and peak memory of a list of models (backbone names or dicts

@@ -1,4 +1,4 @@
-"""The attention modules' own maps of an mmattn model, as PNGs.
+r"""The attention modules' own maps of an mmattn model, as PNGs.
 
 Each module with pictures declares them (an ``attention_maps`` method,
 see ``mmattn/analysis/attention_maps.py``); the tool calls it on the

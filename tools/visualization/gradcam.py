@@ -1,4 +1,4 @@
-"""Grad-CAM heatmap of an mmattn classifier, detector or detection backbone.
+r"""Grad-CAM heatmap of an mmattn classifier, detector or detection backbone.
 
 Grad-CAM is computed by ``mmattn/analysis/gradcam.py`` (forward and tensor
 hooks on the chosen layer; no grad-cam package). The PNG is the heatmap over

@@ -1,4 +1,4 @@
-"""Plot training curves from mmengine's vis_data/scalars.json to a PNG.
+r"""Plot training curves from mmengine's vis_data/scalars.json to a PNG.
 
 Examples::
 
