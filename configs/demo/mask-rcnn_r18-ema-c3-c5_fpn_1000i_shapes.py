@@ -15,7 +15,7 @@
 #   classification loss weighs 3: the RoI classifier is the only class
 #   supervision of a two-stage detector, and with weight 1 it still took
 #   ellipses for rectangles and triangles for stars after 1000 iterations
-#   (segm mAP 0.43 against 0.62, batch 8; README, demo section);
+#   (README, demo section);
 # * a 2-conv mask head of 64 channels with GroupNorm;
 # * batch 8, as the RetinaNet demo.
 _base_ = [
